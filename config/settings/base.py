@@ -1,0 +1,196 @@
+"""Settings shared by every environment; values come from the environment (12-factor).
+
+local/test/production override a few of them. Production-only features are switched on
+by environment flags here rather than hidden in production.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# A .env file is optional; real environment variables win over it.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("SECRET_KEY", default="")
+# Old keys keep signed links in past emails valid across a key rotation.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "subscriptions",
+    "digest",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# Database: SQLite file by default so a first run needs nothing installed.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Cache: Redis when REDIS_URL is set (rate limits and locks shared by every process),
+# otherwise a per-process memory cache for the first run.
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Email -------------------------------------------------------------------------
+# Default: every message is written as a .eml file under var/outbox. Set EMAIL_BACKEND
+# to an anymail backend (e.g. anymail.backends.postmark.EmailBackend) plus its
+# ANYMAIL_* keys for a real ESP, or to Django's SMTP backend for Mailpit.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "outbox"))
+EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
+EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Paper Digest <digest@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ANYMAIL = {
+    # Any ANYMAIL_<ESP>_... key in the environment is passed through, e.g.
+    # ANYMAIL_POSTMARK_SERVER_TOKEN or ANYMAIL_MAILGUN_API_KEY.
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in env.ENVIRON.items()
+    if key.startswith("ANYMAIL_") and key != "ANYMAIL_WEBHOOK_SECRET"
+}
+ANYMAIL_WEBHOOK_SECRET = env("ANYMAIL_WEBHOOK_SECRET", default="")
+if ANYMAIL_WEBHOOK_SECRET:
+    ANYMAIL["WEBHOOK_SECRET"] = ANYMAIL_WEBHOOK_SECRET
+
+# --- Celery ------------------------------------------------------------------------
+# Default broker: kombu's filesystem transport under var/, so a worker and beat really
+# run with nothing else installed. Point CELERY_BROKER_URL (or REDIS_URL) at Redis for
+# anything beyond a first run.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    _queue_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(VAR_DIR / "broker-processed"),
+        "store_processed": False,
+    }
+else:
+    # Redis re-delivers an unacknowledged task after the visibility timeout; it must be
+    # longer than any task's run time plus its retry countdown, or a slow task runs twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3 * 3600)
+    }
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# The one place for the beat schedule.
+DIGEST_FETCH_HOUR_UTC = env.int("DIGEST_FETCH_HOUR_UTC", default=6)
+DIGEST_FETCH_MINUTE = env.int("DIGEST_FETCH_MINUTE", default=30)
+CELERY_BEAT_SCHEDULE = {
+    "fetch-papers": {
+        "task": "digest.tasks.fetch_all_sources",
+        "schedule": crontab(hour=DIGEST_FETCH_HOUR_UTC, minute=DIGEST_FETCH_MINUTE),
+    },
+    "send-due-digests": {
+        "task": "digest.tasks.send_due_digests",
+        "schedule": crontab(minute="*/15"),
+    },
+}
+
+# --- The digest --------------------------------------------------------------------
+# Which sources the daily fetch uses, in merge-precedence order (first wins on conflicts).
+DIGEST_SOURCES = env.list("DIGEST_SOURCES", default=["hf_api", "hf_page", "arxiv_rss"])
+DIGEST_ARXIV_CATEGORIES = env.list("DIGEST_ARXIV_CATEGORIES", default=["cs.AI", "cs.CL", "cs.CV", "cs.LG"])
+DIGEST_ARXIV_INCLUDE_REPLACEMENTS = env.bool("DIGEST_ARXIV_INCLUDE_REPLACEMENTS", default=False)
+DIGEST_HTTP_TIMEOUT = env.float("DIGEST_HTTP_TIMEOUT", default=20.0)
+DIGEST_HTTP_RETRIES = env.int("DIGEST_HTTP_RETRIES", default=4)
+DIGEST_USER_AGENT = env(
+    "DIGEST_USER_AGENT", default=f"paper-digest/0.1 (+{SITE_URL}; daily ML paper newsletter)"
+)
+DIGEST_REQUIRE_APPROVAL = env.bool("DIGEST_REQUIRE_APPROVAL", default=False)
+DIGEST_LIST_ID = env("DIGEST_LIST_ID", default="Trending ML papers <digest.paper-digest.local>")
+DIGEST_CONSENT_TEXT_VERSION = "2026-11-v1"
+
+# Where a newcomer's first run reads its papers from (offline sample, shipped in repo).
+DIGEST_SAMPLE_DIR = BASE_DIR / "digest" / "sample_data"
+
+
+def require(name: str, value: str) -> str:
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set in the environment")
+    return value

@@ -1,0 +1,18 @@
+"""Tests: whatever DATABASE_URL / CELERY_BROKER_URL say (PostgreSQL and Redis in CI)."""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import SECRET_KEY, env
+
+SECRET_KEY = SECRET_KEY or "test-only-secret-key-not-for-production-0123456789"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SITE_URL = "http://testserver"
+ALLOWED_HOSTS = ["*"]
+# Tasks run inline unless a test starts a real worker (tests/conftest.py celery_worker).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from subscriptions.models import Subscriber
+
+
+class Paper(models.Model):
+    """One arXiv paper, whichever sources saw it (merged by digest/catalogue.py)."""
+
+    arxiv_id = models.CharField(max_length=32, unique=True)
+    title = models.TextField()
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    organization = models.CharField(max_length=200, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    upvotes = models.IntegerField(default=0)
+    num_comments = models.IntegerField(default=0)
+    github_repo = models.URLField(max_length=500, blank=True)
+    github_stars = models.IntegerField(null=True, blank=True)
+    project_page = models.URLField(max_length=500, blank=True)
+    thumbnail_url = models.URLField(max_length=500, blank=True)
+    ai_summary = models.TextField(blank=True)
+    ai_keywords = models.JSONField(default=list, blank=True)
+    sources = models.JSONField(default=list, blank=True, help_text="Sources that saw it.")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-upvotes", "arxiv_id"]
+
+    def __str__(self) -> str:
+        return f"{self.arxiv_id}: {self.title[:80]}"
+
+    @property
+    def arxiv_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    @property
+    def hf_url(self) -> str:
+        return f"https://huggingface.co/papers/{self.arxiv_id}"
+
+
+class PaperTrend(models.Model):
+    """A paper trending on one day in one source: "today's papers" is a query on this."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="trends")
+    day = models.DateField(db_index=True)
+    source = models.CharField(max_length=32)
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    upvotes = models.IntegerField(default=0, help_text="Upvotes when fetched.")
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["day", "source", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "day", "source"], name="one_trend_per_source_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} on {self.day} ({self.source})"
+
+
+class FetchRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+
+    source = models.CharField(max_length=32)
+    day = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    new_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    error_text = models.TextField(blank=True)
+    skipped = models.JSONField(default=list, blank=True, help_text="[{reason, identifier}]")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.day}: {self.status}"
+
+
+class DigestRun(models.Model):
+    """One edition: a day's daily digest, or a week's weekly digest."""
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused (error rate)"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    edition_date = models.DateField()
+    frequency = models.CharField(max_length=8, choices=Frequency.choices, default="daily")
+    week = models.CharField(max_length=10, blank=True, help_text='ISO week, e.g. "2026-W47".')
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
+    planned_count = models.PositiveIntegerField(default=0)
+    rendered_count = models.PositiveIntegerField(default=0)
+    sent_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    delivered_count = models.PositiveIntegerField(default=0)
+    bounced_count = models.PositiveIntegerField(default=0)
+    complained_count = models.PositiveIntegerField(default=0)
+    opened_count = models.PositiveIntegerField(default=0)
+    clicked_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    built_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.CharField(max_length=150, blank=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-edition_date", "frequency"]
+        constraints = [
+            models.UniqueConstraint(fields=["edition_date", "frequency"], name="one_run_per_edition")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.frequency} digest {self.week or self.edition_date}"
+
+
+class Delivery(models.Model):
+    """One email of one edition to one subscriber; unique, so it can only go out once."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        DELIVERED = "delivered", "Delivered"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+
+    run = models.ForeignKey(DigestRun, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.PROTECT, related_name="deliveries")
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PLANNED, db_index=True
+    )
+    # Snapshot of what was picked: [{arxiv_id, title, score, reason}], best first.
+    picks = models.JSONField(default=list, blank=True)
+    # Fixed before sending (Message-ID header), so a sweeper, an ESP event or the admin
+    # can tell whether a message left after a worker died mid-send.
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    esp_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    needs_reconciliation = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "subscriber"], name="one_delivery_per_edition")
+        ]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.status})"
+
+
+class TrackingEvent(models.Model):
+    """An ESP webhook event, stored once per event_id (ESPs retry webhooks)."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=32)
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    recipient = models.CharField(max_length=254, blank=True)
+    esp_event = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

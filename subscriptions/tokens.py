@@ -1,0 +1,118 @@
+"""Signed links: one salt per purpose, revocable per subscriber, alive across key rotation.
+
+Long-lived links (manage, unsubscribe, feedback, feed) sign "<id>.<token_version>[.<extra>]"
+with a TimestampSigner. Bumping ``Subscriber.token_version`` revokes every such link at
+once. Django's signer also accepts signatures made with any key in SECRET_KEY_FALLBACKS,
+so links in old emails survive a SECRET_KEY rotation.
+
+The confirmation link is single-use, like django.contrib.auth's PasswordResetTokenGenerator:
+the signed value includes a hash of the state that changes once it is used (status and
+confirmed_at), so a second click no longer verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from subscriptions.models import Subscriber
+
+
+class Purpose(StrEnum):
+    CONFIRM = "confirm"
+    MANAGE = "manage"
+    UNSUBSCRIBE = "unsubscribe"
+    FEEDBACK = "feedback"
+    FEED = "feed"
+    WEB_VERSION = "web-version"
+
+
+# How long each kind of link stays valid. Links in emails must outlive a long holiday.
+MAX_AGE: dict[Purpose, timedelta | None] = {
+    Purpose.CONFIRM: timedelta(days=3),
+    Purpose.MANAGE: timedelta(days=180),
+    Purpose.UNSUBSCRIBE: timedelta(days=365),
+    Purpose.FEEDBACK: timedelta(days=180),
+    Purpose.FEED: None,  # a feed reader polls for ever; revoke with token_version
+    Purpose.WEB_VERSION: timedelta(days=365),
+}
+
+
+class BadToken(Exception):
+    """Tampered, expired, revoked or already used. Callers show one plain page for all."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenData:
+    subscriber: Subscriber
+    extra: str
+
+
+def _signer(purpose: Purpose) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=f"subscriptions.tokens.{purpose.value}")
+
+
+def _state_hash(subscriber: Subscriber) -> str:
+    """What changes once a confirmation link is used (or the address is re-used)."""
+    confirmed = subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else ""
+    state = f"{subscriber.status}|{confirmed}|{subscriber.email}|{subscriber.token_version}"
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def make_token(subscriber: Subscriber, purpose: Purpose, extra: str = "") -> str:
+    version = _state_hash(subscriber) if purpose is Purpose.CONFIRM else subscriber.token_version
+    value = f"{subscriber.pk}.{version}"
+    if extra:
+        value = f"{value}.{extra}"
+    return _signer(purpose).sign(value)
+
+
+def read_token(token: str, purpose: Purpose) -> TokenData:
+    max_age = MAX_AGE[purpose]
+    try:
+        value = _signer(purpose).unsign(token, max_age=max_age)
+    except signing.BadSignature as exc:  # includes SignatureExpired
+        raise BadToken(str(exc)) from exc
+    pk, _, rest = value.partition(".")
+    version, _, extra = rest.partition(".")
+    subscriber = Subscriber.objects.filter(pk=pk, deleted_at__isnull=True).first()
+    if subscriber is None:
+        raise BadToken("unknown subscriber")
+    expected = (
+        _state_hash(subscriber) if purpose is Purpose.CONFIRM else str(subscriber.token_version)
+    )
+    if version != expected:
+        raise BadToken("revoked or already used")
+    return TokenData(subscriber=subscriber, extra=extra)
+
+
+def absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def confirm_url(subscriber: Subscriber) -> str:
+    token = make_token(subscriber, Purpose.CONFIRM)
+    return absolute(reverse("subscriptions:confirm", args=[token]))
+
+
+def manage_url(subscriber: Subscriber) -> str:
+    token = make_token(subscriber, Purpose.MANAGE)
+    return absolute(reverse("subscriptions:manage", args=[token]))
+
+
+def unsubscribe_url(subscriber: Subscriber) -> str:
+    """The footer link and the RFC 8058 List-Unsubscribe URL (same URL, GET vs POST)."""
+    token = make_token(subscriber, Purpose.UNSUBSCRIBE)
+    return absolute(reverse("subscriptions:unsubscribe", args=[token]))
+
+
+def feedback_url(subscriber: Subscriber, arxiv_id: str, kind: str) -> str:
+    """kind is "like" or "dislike" (PaperFeedback.Kind)."""
+    token = make_token(subscriber, Purpose.FEEDBACK, extra=f"{kind}.{arxiv_id}")
+    return absolute(reverse("subscriptions:feedback", args=[token]))
