@@ -116,3 +116,15 @@ def feedback_url(subscriber: Subscriber, arxiv_id: str, kind: str) -> str:
     """kind is "like" or "dislike" (PaperFeedback.Kind)."""
     token = make_token(subscriber, Purpose.FEEDBACK, extra=f"{kind}.{arxiv_id}")
     return absolute(reverse("subscriptions:feedback", args=[token]))
+
+
+def feed_url(subscriber: Subscriber) -> str:
+    """Private Atom feed of the subscriber's picks (served by digest.views)."""
+    token = make_token(subscriber, Purpose.FEED)
+    return absolute(reverse("digest:feed", args=[token]))
+
+
+def web_version_url(subscriber: Subscriber, delivery_id: int) -> str:
+    """"View in browser" link for one delivered digest (served by digest.views)."""
+    token = make_token(subscriber, Purpose.WEB_VERSION, extra=str(delivery_id))
+    return absolute(reverse("digest:web_version", args=[token]))

@@ -104,7 +104,7 @@ else:
 # Default: every message is written as a .eml file under var/outbox. Set EMAIL_BACKEND
 # to an anymail backend (e.g. anymail.backends.postmark.EmailBackend) plus its
 # ANYMAIL_* keys for a real ESP, or to Django's SMTP backend for Mailpit.
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="digest.mail_backends.OutboxBackend")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "outbox"))
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
@@ -161,14 +161,24 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The one place for the beat schedule.
 DIGEST_FETCH_HOUR_UTC = env.int("DIGEST_FETCH_HOUR_UTC", default=6)
 DIGEST_FETCH_MINUTE = env.int("DIGEST_FETCH_MINUTE", default=30)
+DIGEST_FETCH_RETRY_HOURS_UTC = env("DIGEST_FETCH_RETRY_HOURS_UTC", default="9,12,16")
 CELERY_BEAT_SCHEDULE = {
     "fetch-papers": {
         "task": "digest.tasks.fetch_all_sources",
         "schedule": crontab(hour=DIGEST_FETCH_HOUR_UTC, minute=DIGEST_FETCH_MINUTE),
     },
+    # Later in the day, fetch again any source that failed or had nothing yet.
+    "refetch-missing-sources": {
+        "task": "digest.tasks.refetch_missing_sources",
+        "schedule": crontab(hour=DIGEST_FETCH_RETRY_HOURS_UTC, minute=DIGEST_FETCH_MINUTE),
+    },
     "send-due-digests": {
         "task": "digest.tasks.send_due_digests",
         "schedule": crontab(minute="*/15"),
+    },
+    "sweep-stuck-deliveries": {
+        "task": "digest.tasks.sweep_stuck_deliveries",
+        "schedule": crontab(minute="*/5"),
     },
 }
 
@@ -185,6 +195,34 @@ DIGEST_USER_AGENT = env(
 DIGEST_REQUIRE_APPROVAL = env.bool("DIGEST_REQUIRE_APPROVAL", default=False)
 DIGEST_LIST_ID = env("DIGEST_LIST_ID", default="Trending ML papers <digest.paper-digest.local>")
 DIGEST_CONSENT_TEXT_VERSION = "2026-11-v1"
+
+# --- Ranking (digest/ranking.py) ---------------------------------------------------
+# Blend of the signals; each is scaled to [0, 1] before weighting.
+DIGEST_RANKING_WEIGHTS = {
+    "keywords": env.float("DIGEST_WEIGHT_KEYWORDS", default=1.0),
+    "liked": env.float("DIGEST_WEIGHT_LIKED", default=0.8),
+    "disliked": env.float("DIGEST_WEIGHT_DISLIKED", default=0.6),
+    "categories": env.float("DIGEST_WEIGHT_CATEGORIES", default=0.3),
+    "authors": env.float("DIGEST_WEIGHT_AUTHORS", default=1.0),
+    "popularity": env.float("DIGEST_WEIGHT_POPULARITY", default=0.25),
+}
+# Optional sentence-embedding blend (pip install .[semantic]).
+DIGEST_SEMANTIC = env.bool("DIGEST_SEMANTIC", default=False)
+
+# --- Sending (digest/services.py) ----------------------------------------------------
+DIGEST_SEND_CHUNK_SIZE = env.int("DIGEST_SEND_CHUNK_SIZE", default=100)
+# Global (all workers together) messages per second, enforced through Redis/cache.
+DIGEST_SEND_RATE_PER_SECOND = env.float("DIGEST_SEND_RATE_PER_SECOND", default=0)
+# A delivery left in "sending" longer than this is swept and reconciled.
+DIGEST_SENDING_TIMEOUT_MINUTES = env.int("DIGEST_SENDING_TIMEOUT_MINUTES", default=15)
+DIGEST_SOFT_BOUNCE_LIMIT = env.int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
+# A run pauses itself when failed / attempted passes this (after a minimum sample).
+DIGEST_MAX_ERROR_RATE = env.float("DIGEST_MAX_ERROR_RATE", default=0.2)
+
+# --- Subscriptions -----------------------------------------------------------------
+SUBSCRIPTIONS_SIGNUP_RATE_PER_IP = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_IP", default="10/h")
+SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL", default="3/h")
+RATELIMIT_USE_CACHE = "default"
 
 # Where a newcomer's first run reads its papers from (offline sample, shipped in repo).
 DIGEST_SAMPLE_DIR = BASE_DIR / "digest" / "sample_data"

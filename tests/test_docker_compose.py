@@ -1,0 +1,87 @@
+"""No Docker engine runs here, so check docker-compose.yml's structure and that every
+variable it sets is one the settings read, and means what the settings expect."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DJANGO_SERVICES = ("web", "worker", "beat")
+_DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    # Resolve ${NAME:-default} the way docker compose does when NAME is unset.
+    return {k: _DEFAULT.sub(lambda m: m.group(2), str(v)) for k, v in service["environment"].items()}
+
+
+def test_it_runs_the_whole_stack(compose):
+    assert set(compose["services"]) == {"postgres", "redis", "mailpit", "web", "worker", "beat"}
+    assert "8025:8025" in compose["services"]["mailpit"]["ports"]
+
+
+def test_it_builds_one_image_for_web_worker_and_beat(compose):
+    services = compose["services"]
+    assert {services[name]["image"] for name in DJANGO_SERVICES} == {"paper-digest"}
+    assert {services[name]["build"] for name in DJANGO_SERVICES} == {"."}
+    assert (ROOT / "Dockerfile").exists()
+
+
+def test_its_commands_start_gunicorn_a_worker_and_beat(compose):
+    services = compose["services"]
+    assert "gunicorn config.wsgi:application" in services["web"]["command"]
+    assert "migrate" in services["web"]["command"]
+    assert services["worker"]["command"].startswith("celery -A config.celery_app worker")
+    assert services["beat"]["command"].startswith("celery -A config.celery_app beat")
+
+
+def test_every_variable_it_sets_is_read_by_the_settings(compose):
+    settings_source = "\n".join(p.read_text() for p in (ROOT / "config" / "settings").glob("*.py"))
+    env = _environment(compose["services"]["web"])
+    unread = [
+        name
+        for name in env
+        if name != "DJANGO_SETTINGS_MODULE"
+        and not re.search(rf"""env(\.\w+)?\(\s*["']{name}["']""", settings_source)
+    ]
+    assert unread == []
+
+
+def test_the_production_settings_accept_its_environment(compose):
+    env = _environment(compose["services"]["worker"])
+    script = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], "
+        "'host': s.DATABASES['default']['HOST'], 'broker': s.CELERY_BROKER_URL, "
+        "'cache': s.CACHES['default']['BACKEND'], 'email': s.EMAIL_BACKEND, "
+        "'email_host': s.EMAIL_HOST, 'sources': s.DIGEST_SOURCES, 'debug': s.DEBUG, "
+        "'vt': s.CELERY_BROKER_TRANSPORT_OPTIONS.get('visibility_timeout')}))"
+    )
+    clean_env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), **env}
+    output = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=clean_env, capture_output=True, text=True,
+        check=True,
+    ).stdout
+    loaded = json.loads(output)
+    assert loaded["db"] == "django.db.backends.postgresql"
+    assert loaded["host"] == "postgres"
+    assert loaded["broker"] == "redis://redis:6379/1"
+    assert loaded["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert loaded["email"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert loaded["email_host"] == "mailpit"
+    assert loaded["sources"] == ["hf_api", "hf_page", "arxiv_rss"]
+    assert loaded["debug"] is False
+    assert loaded["vt"] >= 3600
