@@ -6,5 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("digest/", include("digest.urls")),
+    path("anymail/", include("anymail.urls")),
     path("", include("subscriptions.urls")),
 ]

@@ -122,6 +122,10 @@ class DigestRun(models.Model):
     complained_count = models.PositiveIntegerField(default=0)
     opened_count = models.PositiveIntegerField(default=0)
     clicked_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    # Snapshot of the edition's papers as they were rendered ({arxiv_id: fields}), so
+    # the admin can always re-render exactly what a subscriber got.
+    papers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     built_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
@@ -153,13 +157,16 @@ class Delivery(models.Model):
         COMPLAINED = "complained", "Complained"
         OPENED = "opened", "Opened"
         CLICKED = "clicked", "Clicked"
+        # Never sent: the subscriber left or was suppressed before the claim.
+        SKIPPED = "skipped", "Skipped"
 
     run = models.ForeignKey(DigestRun, on_delete=models.CASCADE, related_name="deliveries")
     subscriber = models.ForeignKey(Subscriber, on_delete=models.PROTECT, related_name="deliveries")
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.PLANNED, db_index=True
     )
-    # Snapshot of what was picked: [{arxiv_id, title, score, reason}], best first.
+    # Snapshot of what was picked: [{arxiv_id, score, reason}], best first; the papers'
+    # fields as rendered are in run.papers.
     picks = models.JSONField(default=list, blank=True)
     # Fixed before sending (Message-ID header), so a sweeper, an ESP event or the admin
     # can tell whether a message left after a worker died mid-send.

@@ -2,5 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
+from digest import views, webhooks  # noqa: F401 - webhooks connects the anymail receiver
+
 app_name = "digest"
-urlpatterns: list = []
+urlpatterns = [
+    path("feed/<str:token>/", views.feed, name="feed"),
+    path("web/<str:token>/", views.web_version, name="web_version"),
+]

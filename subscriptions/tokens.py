@@ -48,6 +48,10 @@ class BadToken(Exception):
     """Tampered, expired, revoked or already used. Callers show one plain page for all."""
 
 
+class UnknownSubscriber(BadToken):
+    """A genuine signature for a subscriber who has since deleted themselves."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenData:
     subscriber: Subscriber
@@ -83,7 +87,7 @@ def read_token(token: str, purpose: Purpose) -> TokenData:
     version, _, extra = rest.partition(".")
     subscriber = Subscriber.objects.filter(pk=pk, deleted_at__isnull=True).first()
     if subscriber is None:
-        raise BadToken("unknown subscriber")
+        raise UnknownSubscriber("unknown subscriber")
     expected = (
         _state_hash(subscriber) if purpose is Purpose.CONFIRM else str(subscriber.token_version)
     )
@@ -125,6 +129,6 @@ def feed_url(subscriber: Subscriber) -> str:
 
 
 def web_version_url(subscriber: Subscriber, delivery_id: int) -> str:
-    """"View in browser" link for one delivered digest (served by digest.views)."""
+    """ "View in browser" link for one delivered digest (served by digest.views)."""
     token = make_token(subscriber, Purpose.WEB_VERSION, extra=str(delivery_id))
     return absolute(reverse("digest:web_version", args=[token]))

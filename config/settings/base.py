@@ -218,10 +218,25 @@ DIGEST_SENDING_TIMEOUT_MINUTES = env.int("DIGEST_SENDING_TIMEOUT_MINUTES", defau
 DIGEST_SOFT_BOUNCE_LIMIT = env.int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
 # A run pauses itself when failed / attempted passes this (after a minimum sample).
 DIGEST_MAX_ERROR_RATE = env.float("DIGEST_MAX_ERROR_RATE", default=0.2)
+# What the sweeper does with a delivery a dead worker left in "sending": re-send it with
+# the same Message-ID (a duplicate is possible for that one message), or, when off, mark
+# it failed + needs_reconciliation for the admin to check with the ESP and resend.
+DIGEST_RECONCILE_RESEND = env.bool("DIGEST_RECONCILE_RESEND", default=True)
+# Right-hand side of Message-IDs, and the List-Unsubscribe mailto address; both default
+# to the DEFAULT_FROM_EMAIL domain.
+DIGEST_MESSAGE_ID_DOMAIN = env("DIGEST_MESSAGE_ID_DOMAIN", default="")
+DIGEST_UNSUBSCRIBE_MAILTO = env("DIGEST_UNSUBSCRIBE_MAILTO", default="")
 
 # --- Subscriptions -----------------------------------------------------------------
 SUBSCRIPTIONS_SIGNUP_RATE_PER_IP = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_IP", default="10/h")
 SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL", default="3/h")
+# The "email me a fresh manage link" form has its own budget.
+SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_IP = env("SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_IP", default="10/h")
+SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_EMAIL = env(
+    "SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_EMAIL", default="3/h"
+)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+SUBSCRIPTIONS_TRUSTED_PROXY_COUNT = env.int("SUBSCRIPTIONS_TRUSTED_PROXY_COUNT", default=0)
 RATELIMIT_USE_CACHE = "default"
 
 # Where a newcomer's first run reads its papers from (offline sample, shipped in repo).

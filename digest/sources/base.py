@@ -7,13 +7,38 @@ catalogue service (digest/catalogue.py) merges what they return.
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from digest.sources.http import HttpClient
 
 # "2403.01234v2" -> "2403.01234"; also old-style ids such as "hep-ex/0501001v1".
 _VERSION_SUFFIX = re.compile(r"v\d+$")
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
+
+# Only real inline/HTML tag names are stripped, so "with <1 GB VRAM" or "$a<b$" survive.
+_HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|br|code|del|div|em|font|i|ins|kbd|mark|p|q|s|small|span|strike|strong"
+    r"|sub|sup|tt|u|var)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+_HTML_BLOCK_TAG = re.compile(r"</?(?:br|p|div|li|ul|ol)(?:\s[^<>]*)?/?>", re.IGNORECASE)
+# Entities with their semicolon only: "ATT&CK" must stay as it is.
+_HTML_ENTITY = re.compile(r"&(?:[a-zA-Z][a-zA-Z0-9]{1,31}|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
+# LaTeX accents in author names, e.g. "Andr\\'e" -> "André".
+_LATEX_ACCENT = re.compile(r"""\\(['"`^~])\{?([A-Za-z])\}?""")
+_COMBINING = {"'": "\u0301", '"': "\u0308", "`": "\u0300", "^": "\u0302", "~": "\u0303"}
+_WHITESPACE = re.compile(r"\s+")
+
+# SkippedRecord kinds: "bad" items make a run partial; "filtered" ones were left out on
+# purpose (a setting, another day's feed) and do not.
+SKIP_BAD = "bad"
+SKIP_FILTERED = "filtered"
 
 
 class SourceError(Exception):
@@ -33,6 +58,33 @@ def normalise_arxiv_id(raw: str) -> str:
 
 def is_valid_arxiv_id(value: str) -> bool:
     return bool(_ARXIV_ID.match(value))
+
+
+def squash_whitespace(value: str) -> str:
+    """Hard line breaks and runs of spaces (2024 HF titles, arXiv abstracts) become one space."""
+    return _WHITESPACE.sub(" ", value).strip()
+
+
+def clean_text(value: object) -> str:
+    """Plain text from an upstream string: HTML tags and entities out, LaTeX left readable."""
+    if not isinstance(value, str):
+        return ""
+    # Block tags separate words; inline ones ("<i>x</i>", "H<sub>2</sub>O") must not.
+    text = _HTML_BLOCK_TAG.sub(" ", value)
+    text = _HTML_TAG.sub("", text)
+    text = _HTML_ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+    return squash_whitespace(text)
+
+
+def clean_title(value: object) -> str:
+    return clean_text(value)
+
+
+def latex_accents_to_unicode(value: str) -> str:
+    def _accent(match: re.Match[str]) -> str:
+        return unicodedata.normalize("NFC", match.group(2) + _COMBINING[match.group(1)])
+
+    return _LATEX_ACCENT.sub(_accent, value)
 
 
 @dataclass(slots=True)
@@ -72,12 +124,29 @@ class SkippedRecord:
 
     reason: str
     identifier: str = ""
+    kind: str = SKIP_BAD
 
 
 @dataclass(slots=True)
 class FetchResult:
+    """What one source returned for one day.
+
+    ``day`` is the day the data itself claims (HF page date, feed date, most common
+    ``submittedOnDailyAt``), used when the caller does not know it. ``warnings`` are
+    problems that did not cost a record (e.g. invalid UTF-8 bytes replaced).
+    """
+
     papers: list[PaperData] = field(default_factory=list)
     skipped: list[SkippedRecord] = field(default_factory=list)
+    day: date | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, identifier: str = "", *, kind: str = SKIP_BAD) -> None:
+        self.skipped.append(SkippedRecord(reason=reason, identifier=identifier, kind=kind))
+
+    @property
+    def has_problems(self) -> bool:
+        return bool(self.warnings) or any(s.kind == SKIP_BAD for s in self.skipped)
 
 
 class Source:
@@ -91,8 +160,31 @@ class Source:
 
     name: str = ""
 
+    def __init__(self, *, client: HttpClient | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            # Imported here: http.py imports SourceError from this module.
+            from digest.sources.http import HttpClient
+
+            self._client = HttpClient()
+        return self._client
+
     def fetch(self, day: date) -> FetchResult:
         raise NotImplementedError
 
     def parse(self, content: bytes, *, day: date | None = None) -> FetchResult:
         raise NotImplementedError
+
+
+def decode_body(content: bytes) -> tuple[str, bool]:
+    """Bytes -> text, never failing: returns (text, lossy) where lossy means bytes were replaced.
+
+    A stray latin-1 byte in one author name must not cost the whole day.
+    """
+    try:
+        return content.decode("utf-8-sig"), False
+    except UnicodeDecodeError:
+        return content.decode("utf-8-sig", errors="replace"), True

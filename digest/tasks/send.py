@@ -1,3 +1,52 @@
+"""Sending tasks: thin wrappers over digest.services; ids in, services do the work.
+
+All are acks_late (set globally too): a task whose worker dies is re-delivered, and the
+claims in delivery_send_chunk make the re-run send only what was never claimed.
+"""
+
 from __future__ import annotations
 
-__all__: list[str] = []
+from celery import shared_task
+from django.db import OperationalError
+
+from digest import services
+
+__all__ = [
+    "process_tracking_event",
+    "send_deliveries",
+    "send_due_digests",
+    "sweep_stuck_deliveries",
+]
+
+
+@shared_task(name="digest.tasks.send_due_digests", acks_late=True)
+def send_due_digests() -> list[int]:
+    return services.digest_send_due()
+
+
+@shared_task(
+    name="digest.tasks.send_deliveries",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_deliveries(delivery_ids: list[int]) -> dict[str, int]:
+    result = services.delivery_send_chunk(delivery_ids=delivery_ids)
+    return {"sent": result.sent, "failed": result.failed, "skipped": result.skipped}
+
+
+@shared_task(name="digest.tasks.sweep_stuck_deliveries", acks_late=True)
+def sweep_stuck_deliveries() -> int:
+    return services.delivery_sweep_stuck()
+
+
+@shared_task(
+    name="digest.tasks.process_tracking_event",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def process_tracking_event(tracking_event_id: int) -> None:
+    services.tracking_event_process(tracking_event_id=tracking_event_id)

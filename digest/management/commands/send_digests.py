@@ -1,0 +1,54 @@
+"""Build and send one date's editions to everyone due that date, whatever their hour.
+
+For catch-up, support and tests. Re-running it sends nothing twice (one delivery per
+subscriber and edition, claimed before sending). Sends inline by default, in this
+process; --queue hands the chunks to the Celery workers instead (the beat path always
+queues). With DIGEST_REQUIRE_APPROVAL on, the runs stop at "awaiting review".
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from digest import scheduling, services
+from digest.models import DigestRun
+
+
+class Command(BaseCommand):
+    help = "Build and send the digests due on a date (default: the latest trending day)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--date", help="YYYY-MM-DD; default: the latest trending day")
+        parser.add_argument(
+            "--queue", action="store_true", help="queue the chunks for Celery workers"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        day = self._day(options["date"])
+        for frequency in (scheduling.DAILY, scheduling.WEEKLY):
+            run = services.digest_run_build(day=day, frequency=frequency)
+            if run is None:
+                self.stdout.write(f"{frequency} {day}: nobody due or no papers")
+                continue
+            if run.status in (DigestRun.Status.APPROVED, DigestRun.Status.DONE):
+                services.digest_run_send(run=run, inline=not options["queue"])
+            run.refresh_from_db()
+            self.stdout.write(
+                f"{frequency} {day}: {run.status}, planned {run.planned_count}, "
+                f"sent {run.sent_count}, failed {run.failed_count}, "
+                f"skipped {run.skipped_count} (run {run.pk})"
+            )
+
+    def _day(self, value: str | None) -> date:
+        if value:
+            try:
+                return date.fromisoformat(value)
+            except ValueError as exc:
+                raise CommandError(f"--date must be YYYY-MM-DD, not {value!r}") from exc
+        from digest import selectors
+
+        return selectors.latest_trending_day() or timezone.localdate()

@@ -1,0 +1,573 @@
+"""Personal ranking of the day's papers for many subscribers at once (pure, no ORM).
+
+Every signal is a (subscribers x papers) array in [0, 1], computed for a chunk of
+subscribers with one sparse or dense product; the blend, the diversity step (MMR) and
+the top-k pick are array operations over the whole chunk. Python loops run once per
+profile (to read it) and once per pick (to make the Pick), never per subscriber per
+paper; reasons are built once per distinct combination of their parts.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from digest import ranking_semantic
+from digest.ranking_text import author_key, count_phrases, parse_interests, phrase_key, segments
+from digest.ranking_text import shorten as _shorten
+
+__all__ = ["Candidate", "Pick", "Profile", "parse_interests", "rank_for_all", "resolve_weights"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "keywords": 1.0,
+    "liked": 0.8,
+    "disliked": 0.6,
+    "categories": 0.3,
+    "authors": 1.0,
+    "popularity": 0.25,
+    "semantic": 0.5,
+    # MMR: how much similarity to an already picked paper costs, as a share of its score.
+    "diversity": 0.5,
+}
+# Raw phrase tf-idf mass at which the keyword signal reaches 63% (1 - 1/e): about one
+# distinctive phrase in the title, or two in the abstract.
+KEYWORD_SATURATION = 4.0
+FIELD_WEIGHTS = {"title": 2.0, "ai_keywords": 2.0, "abstract": 1.0}
+# Cosine similarity (tf-idf) to a liked/disliked paper, mapped linearly to [0, 1]:
+# unrelated papers sit below the floor, papers on the same narrow topic near the top.
+SIM_FLOOR = 0.05
+SIM_FULL = 0.40
+# Two papers this similar are the same work twice (versions, companion papers).
+NEAR_DUPLICATE = 0.8
+LIKED_REASON_MIN = 0.25
+SEMANTIC_REASON_MIN = 0.5
+TRENDING_REASON_MIN = 0.6
+MAX_REASON_PARTS = 3
+# A followed author's paper outranks everything else whatever the other signals say.
+FORCED = 1000.0
+CHUNK_ROWS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    arxiv_id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    ai_keywords: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    upvotes: int = 0
+    age_days: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    key: int | str
+    interests: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    exclude: frozenset[str] = frozenset()
+    k: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    arxiv_id: str
+    score: float
+    reason: str
+    reasons: tuple[str, ...]
+
+
+def rank_for_all(
+    candidates: Sequence[Candidate],
+    profiles: Sequence[Profile],
+    *,
+    reference: Sequence[Candidate] = (),
+    weights: Mapping[str, float] | None = None,
+) -> list[list[Pick]]:
+    """Top ``profile.k`` candidates for each profile, best first, with a score and a reason."""
+    if not candidates or not profiles:
+        return [[] for _ in profiles]
+    w = resolve_weights(weights)
+    corpus = _Corpus(candidates, reference)
+    enc = _ProfileArrays(profiles, corpus)
+    semantic = _semantic_scorer(corpus, enc, w)
+    reasons = _ReasonBuilder(corpus, enc)
+    out: list[list[Pick]] = [[] for _ in profiles]
+    for rows in enc.chunks():
+        signals = _signals(corpus, enc, rows, semantic)
+        base = _blend(signals, w, corpus.popularity)
+        picked = _select(corpus, enc.k[rows], base, signals, w["diversity"])
+        reasons.emit(rows, picked, base, signals, out)
+    return out
+
+
+def resolve_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    """Explicit weights, else settings.DIGEST_RANKING_WEIGHTS, over the built-in defaults."""
+    if weights is None:
+        weights = _setting("DIGEST_RANKING_WEIGHTS", {})
+    return {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in weights.items()}}
+
+
+def _setting(name: str, default: object) -> object:
+    from django.conf import settings
+
+    return getattr(settings, name, default) if settings.configured else default
+
+
+# --- Papers -------------------------------------------------------------------------
+
+
+class _Corpus:
+    """Today's candidates (rows 0..n-1) followed by reference papers, with their vectors."""
+
+    def __init__(self, candidates: Sequence[Candidate], reference: Sequence[Candidate]) -> None:
+        # A paper listed twice counts once; today's copy wins over a reference copy.
+        unique = list({c.arxiv_id: c for c in reversed(candidates)}.values())[::-1]
+        extra = {r.arxiv_id: r for r in reference if r.arxiv_id not in {c.arxiv_id for c in unique}}
+        self.docs: list[Candidate] = [*unique, *extra.values()]
+        self.n = len(unique)
+        self.row = {d.arxiv_id: i for i, d in enumerate(self.docs)}
+        self.ids = np.array([c.arxiv_id for c in unique], object)
+        self.fields = [_fields(d) for d in self.docs]
+        vectors = _word_vectors(self.fields)
+        # Similarity of every document to every candidate, plus one all-zero row that
+        # padded "no paper" slots point at.
+        sim = (vectors @ vectors[: self.n].T).toarray().astype(np.float32)
+        self.pad_row = len(self.docs)
+        self.sim = np.vstack([sim, np.zeros((1, self.n), np.float32)])
+        self.popularity = _popularity(unique)
+        self.upvotes = np.array([c.upvotes for c in unique], np.int64)
+
+
+def _fields(doc: Candidate) -> list[tuple[list[list[str]], float]]:
+    fields = [
+        (segments(doc.title), FIELD_WEIGHTS["title"]),
+        (segments(doc.abstract), FIELD_WEIGHTS["abstract"]),
+    ]
+    # Each keyword is its own segment: a phrase must not run from one keyword into the next.
+    fields += [(segments(kw), FIELD_WEIGHTS["ai_keywords"]) for kw in doc.ai_keywords]
+    return fields
+
+
+def _word_vectors(fields: list[list[tuple[list[list[str]], float]]]) -> sparse.csr_matrix:
+    """L2-normalised tf-idf of words and word bigrams (stop words dropped), one row a doc."""
+    docs = [[seg for segs, _ in f for seg in segs] for f in fields]
+    vectorizer = TfidfVectorizer(
+        analyzer=_unigrams_and_bigrams, sublinear_tf=True, dtype=np.float32
+    )
+    return vectorizer.fit_transform(docs)
+
+
+def _unigrams_and_bigrams(segs: list[list[str]]) -> list[str]:
+    grams: list[str] = []
+    for seg in segs:
+        words = [t for t in seg if t not in ENGLISH_STOP_WORDS and len(t) > 1]
+        grams += words
+        grams += [f"{a} {b}" for a, b in itertools.pairwise(words)]
+    return grams
+
+
+def _popularity(candidates: Sequence[Candidate]) -> np.ndarray:
+    """log upvotes scaled to [0, 1]; older papers had more days to collect theirs."""
+    votes = np.array([max(c.upvotes, 0) for c in candidates], np.float32)
+    age = np.array([max(c.age_days, 0.0) for c in candidates], np.float32)
+    score = np.log1p(votes / np.sqrt(1.0 + age))
+    top = float(score.max())
+    return (score / top if top > 0 else np.zeros_like(score)).astype(np.float32)
+
+
+# --- Profiles -----------------------------------------------------------------------
+
+
+class _Ragged:
+    """One list of column ids per profile, stored flat (CSR-like)."""
+
+    def __init__(self, lists: Sequence[Sequence[int]], width: int) -> None:
+        self.lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
+        self.indptr = np.concatenate([[0], np.cumsum(self.lengths)])
+        self.indices = np.fromiter(
+            itertools.chain.from_iterable(lists), np.int64, count=int(self.indptr[-1])
+        )
+        self.width = width
+
+    def matrix(self, dtype: type = np.float32) -> sparse.csr_matrix:
+        data = np.ones(len(self.indices), dtype)
+        return sparse.csr_matrix((data, self.indices, self.indptr), (len(self.lengths), self.width))
+
+    def padded(self, pad: int) -> np.ndarray:
+        """(profiles x longest list) array of the ids, padded with ``pad``."""
+        out = np.full((len(self.lengths), max(int(self.lengths.max(initial=0)), 1)), pad, np.int64)
+        rows = np.repeat(np.arange(len(self.lengths)), self.lengths)
+        out[rows, np.arange(len(self.indices)) - self.indptr[rows]] = self.indices
+        return out
+
+
+class _ProfileArrays:
+    """The profiles as sparse matrices and padded index arrays, in one pass over them."""
+
+    def __init__(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
+        self.pad_row = corpus.pad_row
+        self.k = np.fromiter((max(p.k, 0) for p in profiles), np.int64, count=len(profiles))
+        self._phrases(profiles, corpus)
+        row = corpus.row.get
+        liked = [[r for a in p.liked if (r := row(a)) is not None] for p in profiles]
+        disliked = [[r for a in p.disliked if (r := row(a)) is not None] for p in profiles]
+        self.liked = _Ragged(liked, corpus.pad_row + 1).padded(corpus.pad_row)
+        self.disliked = _Ragged(disliked, corpus.pad_row + 1).padded(corpus.pad_row)
+        self._categories(profiles, corpus)
+        self._authors(profiles, corpus)
+        self.excluded = _exclusions(profiles, corpus, liked, disliked)
+
+    def _phrases(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
+        # Many subscribers share a set of interests: normalise each distinct set once.
+        keys_of: dict[tuple[str, ...], tuple[str, ...]] = {}
+        display: dict[str, str] = {}
+        for p in profiles:
+            if p.interests not in keys_of:
+                keys_of[p.interests] = _phrase_keys(p.interests, display)
+        vocab = set(display)
+        counts = [count_phrases(f, vocab) for f in corpus.fields[: corpus.n]]
+        found = sorted({key for c in counts for key in c})
+        col = {key: j for j, key in enumerate(found)}
+        self.phrase_text = [display[key] for key in found]
+        self.phrase_weights = _phrase_tfidf(counts, col, corpus.n)
+        cols_of = {ints: [col[k] for k in keys if k in col] for ints, keys in keys_of.items()}
+        ragged = _Ragged([cols_of[p.interests] for p in profiles], len(found))
+        self.phrase_matrix = ragged.matrix()
+        self.phrases = ragged.padded(len(found))
+        self.phrase_keys = [keys_of[p.interests] for p in profiles]
+
+    def _categories(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
+        self.category_text, paper, wanted = _vocabulary(
+            [c.categories for c in corpus.docs[: corpus.n]],
+            [p.categories for p in profiles],
+            str.casefold,
+        )
+        self.paper_categories = paper.matrix().T.toarray()
+        self.category_matrix = wanted.matrix()
+        self.categories = wanted.padded(wanted.width)
+        self.paper_has_category = _with_pad_column(self.paper_categories.T > 0)
+
+    def _authors(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
+        self.author_text, paper, wanted = _vocabulary(
+            [c.authors for c in corpus.docs[: corpus.n]], [p.authors for p in profiles], author_key
+        )
+        self.paper_authors = paper.matrix().T.toarray()
+        self.author_matrix = wanted.matrix()
+        self.authors = wanted.padded(wanted.width)
+        self.paper_has_author = _with_pad_column(self.paper_authors.T > 0)
+
+    def chunks(self) -> list[np.ndarray]:
+        # Profiles with the same k and about as many liked papers are scored together, so
+        # the MMR runs no more steps, and the liked padding is no wider, than they need.
+        n_liked = (self.liked != self.pad_row).sum(axis=1)
+        order = np.lexsort((n_liked, self.k))
+        return [order[i : i + CHUNK_ROWS] for i in range(0, len(order), CHUNK_ROWS)]
+
+
+def _phrase_keys(interests: tuple[str, ...], display: dict[str, str]) -> tuple[str, ...]:
+    keys = []
+    for phrase in interests:
+        key = phrase_key(phrase)
+        if key and key not in keys:
+            keys.append(key)
+            display.setdefault(key, " ".join(phrase.split()))
+    return tuple(keys)
+
+
+def _vocabulary(
+    papers: Sequence[Sequence[str]], profiles: Sequence[Sequence[str]], norm: object
+) -> tuple[list[str], _Ragged, _Ragged]:
+    """Shared ids for names seen on papers (first spelling kept for display)."""
+    col: dict[str, int] = {}
+    text: list[str] = []
+    paper_cols = []
+    for names in papers:
+        ids = []
+        for name in names:
+            key = norm(name)  # type: ignore[operator]
+            if key not in col:
+                col[key] = len(text)
+                text.append(name)
+            ids.append(col[key])
+        paper_cols.append(ids)
+    wanted = [[j for x in names if (j := col.get(norm(x))) is not None] for names in profiles]  # type: ignore[operator]
+    return text, _Ragged(paper_cols, len(text)), _Ragged(wanted, len(text))
+
+
+def _exclusions(
+    profiles: Sequence[Profile], corpus: _Corpus, liked: list[list[int]], disliked: list[list[int]]
+) -> sparse.csr_matrix:
+    """Candidates a profile must never get: already sent, or already judged (liked/disliked)."""
+    row = corpus.row.get
+    lists = []
+    for p, ls, ds in zip(profiles, liked, disliked, strict=True):
+        sent = [r for a in p.exclude if (r := row(a)) is not None] if p.exclude else []
+        lists.append([r for r in (*sent, *ls, *ds) if r < corpus.n])
+    return _Ragged(lists, corpus.n).matrix(bool)
+
+
+def _with_pad_column(matrix: np.ndarray) -> np.ndarray:
+    return np.hstack([matrix, np.zeros((matrix.shape[0], 1), bool)])
+
+
+def _phrase_tfidf(
+    counts: Sequence[Mapping[str, float]], col: dict[str, int], n_docs: int
+) -> np.ndarray:
+    """(papers x phrases+1) sublinear tf-idf of each phrase in each paper; last column 0."""
+    tf = np.zeros((n_docs, len(col) + 1), np.float32)
+    for i, c in enumerate(counts):
+        for key, count in c.items():
+            tf[i, col[key]] = 1.0 + math.log(count)
+    df = (tf[:, :-1] > 0).sum(axis=0)
+    tf[:, :-1] *= (np.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
+    return tf
+
+
+def _semantic_scorer(
+    corpus: _Corpus, enc: _ProfileArrays, w: Mapping[str, float]
+) -> ranking_semantic.SemanticScorer | None:
+    if not w["semantic"] or not _setting("DIGEST_SEMANTIC", False):
+        return None
+    return ranking_semantic.scorer_for(corpus.docs, corpus.n, enc.phrase_keys, enc.liked)
+
+
+# --- Scoring and selection ----------------------------------------------------------
+
+
+def _signals(
+    corpus: _Corpus,
+    enc: _ProfileArrays,
+    rows: np.ndarray,
+    semantic: ranking_semantic.SemanticScorer | None,
+) -> dict[str, np.ndarray]:
+    raw = np.asarray(enc.phrase_matrix[rows] @ enc.phrase_weights[:, :-1].T, np.float32)
+    signals = {
+        "keywords": 1.0 - np.exp(-raw / np.float32(KEYWORD_SATURATION)),
+        "liked": _similarity(corpus.sim, enc.liked[rows]),
+        "disliked": _similarity(corpus.sim, enc.disliked[rows]),
+        "categories": _hits(enc.category_matrix[rows], enc.paper_categories),
+        "authors": _hits(enc.author_matrix[rows], enc.paper_authors),
+        "excluded": enc.excluded[rows].toarray(),
+    }
+    if semantic is not None:
+        signals["semantic"] = semantic.scores(rows).astype(np.float32)
+    return signals
+
+
+def _similarity(sim: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour similarity: the best cosine to any of the profile's papers.
+
+    The maximum, not the centroid, so a reader who liked papers on two topics gets
+    papers on either, not papers halfway between.
+    """
+    best = sim[docs[:, 0]]
+    for j in range(1, docs.shape[1]):
+        np.maximum(best, sim[docs[:, j]], out=best)
+    best -= np.float32(SIM_FLOOR)
+    best *= np.float32(1.0 / (SIM_FULL - SIM_FLOOR))
+    return np.clip(best, 0.0, 1.0, out=best)
+
+
+def _hits(profile_matrix: sparse.csr_matrix, paper_matrix: np.ndarray) -> np.ndarray:
+    if paper_matrix.shape[0] == 0:
+        return np.zeros((profile_matrix.shape[0], paper_matrix.shape[1]), np.float32)
+    return (np.asarray(profile_matrix @ paper_matrix) > 0).astype(np.float32)
+
+
+def _blend(
+    signals: Mapping[str, np.ndarray], w: Mapping[str, float], popularity: np.ndarray
+) -> np.ndarray:
+    base = signals["keywords"] * np.float32(w["keywords"])
+    base += popularity * np.float32(w["popularity"])
+    for name in ("liked", "categories", "authors", "semantic"):
+        if name in signals and w[name]:
+            base += signals[name] * np.float32(w[name])
+    if w["disliked"]:
+        base -= signals["disliked"] * np.float32(w["disliked"])
+    return base
+
+
+def _select(
+    corpus: _Corpus,
+    ks: np.ndarray,
+    base: np.ndarray,
+    signals: Mapping[str, np.ndarray],
+    diversity: float,
+) -> np.ndarray:
+    """Greedy MMR for every row at once: (rows x k_max) candidate indices, -1 for none.
+
+    Each step
+    takes, per row, the paper with the best score after a penalty for its similarity to
+    the papers already taken, and never one nearly identical to one of them. Only each
+    row's best few papers are considered: the others could not make the email.
+    """
+    k_max = int(ks.max(initial=0))
+    n_rows, n = base.shape
+    picked = np.full((n_rows, k_max), -1, np.int64)
+    if k_max == 0:
+        return picked
+    forced = signals["authors"] > 0
+    key = np.where(signals["excluded"], -np.inf, base + np.float32(FORCED) * forced)
+    width = min(n, max(3 * k_max, k_max + 20))
+    if width < n:
+        top = np.argpartition(-key, width - 1, axis=1)[:, :width]
+    else:
+        top = np.broadcast_to(np.arange(n), (n_rows, n))
+    live = np.take_along_axis(key, top, axis=1)  # -inf: unavailable
+    must = np.take_along_axis(forced, top, axis=1)
+    penalty = np.float32(diversity) * np.abs(
+        np.where(np.isfinite(live), np.take_along_axis(base, top, 1), 0)
+    )
+    near = np.zeros_like(penalty)
+    line = np.arange(n_rows)
+    for step in range(k_max):
+        j = (live - near * penalty).argmax(axis=1)
+        ok = np.isfinite(live[line, j])
+        paper = top[line, j]
+        picked[:, step] = np.where(ok, paper, -1)
+        live[line, j] = -np.inf
+        sims = corpus.sim[paper[:, None], top]
+        sims[~ok] = 0.0
+        np.maximum(near, sims, out=near)
+        live[(sims >= NEAR_DUPLICATE) & ~must] = -np.inf
+    return picked
+
+
+# --- Picks and reasons --------------------------------------------------------------
+
+
+class _ReasonBuilder:
+    """Builds each distinct reason once, then the Pick objects in bulk."""
+
+    def __init__(self, corpus: _Corpus, enc: _ProfileArrays) -> None:
+        self.corpus = corpus
+        self.enc = enc
+        self.cache: dict[tuple[int, ...], tuple[str, tuple[str, ...]]] = {}
+
+    def emit(
+        self,
+        rows: np.ndarray,
+        picked: np.ndarray,
+        base: np.ndarray,
+        signals: Mapping[str, np.ndarray],
+        out: list[list[Pick]],
+    ) -> None:
+        ks = self.enc.k[rows]
+        local, slot = np.nonzero((picked >= 0) & (np.arange(picked.shape[1]) < ks[:, None]))
+        paper = picked[local, slot]
+        # Forced picks carry FORCED in the selection key only: scores stay comparable.
+        score = base[local, paper]
+        order = np.lexsort((-score, local))  # by row, best first
+        local, paper, score = local[order], paper[order], score[order]
+        texts = self._texts(rows[local], local, paper, signals)
+        gc.disable()  # a million small objects: the cyclic GC would rescan them repeatedly
+        try:
+            flat = list(
+                map(Pick, self.corpus.ids[paper].tolist(), np.round(score, 4).tolist(), *texts)
+            )
+        finally:
+            gc.enable()
+        bounds = np.searchsorted(local, np.arange(len(rows) + 1)).tolist()
+        for i, s in enumerate(rows.tolist()):
+            out[s] = flat[bounds[i] : bounds[i + 1]]
+
+    def _texts(
+        self,
+        subs: np.ndarray,
+        local: np.ndarray,
+        paper: np.ndarray,
+        signals: Mapping[str, np.ndarray],
+    ) -> tuple[list[str], list[tuple[str, ...]]]:
+        parts = self._parts(subs, local, paper, signals)
+        cache = self.cache
+        reason: list[str] = []
+        reasons: list[tuple[str, ...]] = []
+        for key in zip(*(c.tolist() for c in parts), strict=True):
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = self._text(key)
+            reason.append(text[0])
+            reasons.append(text[1])
+        return reason, reasons
+
+    def _parts(
+        self,
+        subs: np.ndarray,
+        local: np.ndarray,
+        paper: np.ndarray,
+        signals: Mapping[str, np.ndarray],
+    ) -> list[np.ndarray]:
+        """Per pick, the ids that make up its reason (-1 where a part does not apply)."""
+        enc, corpus = self.enc, self.corpus
+        column = paper[:, None]
+        author = _first_hit(enc.paper_has_author[column, enc.authors[subs]], enc.authors[subs])
+        phrase_ids = enc.phrases[subs]
+        weights = enc.phrase_weights[column, phrase_ids]
+        best = np.argsort(-weights, axis=1, kind="stable")[:, :2]
+        phrase = np.take_along_axis(phrase_ids, best, axis=1)
+        phrase[np.take_along_axis(weights, best, axis=1) <= 0] = -1
+        if phrase.shape[1] == 1:
+            phrase = np.hstack([phrase, np.full_like(phrase, -1)])
+        liked_docs = enc.liked[subs]
+        liked = liked_docs[np.arange(len(subs)), corpus.sim[liked_docs, column].argmax(axis=1)]
+        liked[signals["liked"][local, paper] < LIKED_REASON_MIN] = -1
+        category = _first_hit(
+            enc.paper_has_category[column, enc.categories[subs]], enc.categories[subs]
+        )
+        semantic = signals.get("semantic")
+        close = (
+            (semantic[local, paper] >= SEMANTIC_REASON_MIN) if semantic is not None else 0 * paper
+        )
+        trending = corpus.popularity[paper] >= TRENDING_REASON_MIN
+        # The paper itself only matters for its upvote count, shown when trending or when
+        # nothing else applies; -2 - votes keeps those keys apart from "not shown" (-1).
+        votes = np.where(trending, corpus.upvotes[paper], -2 - corpus.upvotes[paper])
+        return [author, phrase[:, 0], phrase[:, 1], liked, category, close.astype(np.int64), votes]
+
+    def _text(self, key: tuple[int, ...]) -> tuple[str, tuple[str, ...]]:
+        author, phrase1, phrase2, liked, category, close, votes = key
+        enc = self.enc
+        parts: list[str] = []
+        if author >= 0:
+            parts.append(f"by {enc.author_text[author]}, whom you follow")
+        if phrase1 >= 0:
+            quoted = ", ".join(f"'{enc.phrase_text[p]}'" for p in (phrase1, phrase2) if p >= 0)
+            parts.append(f"matches {quoted}")
+        elif close:
+            parts.append("close to your interests")
+        if liked >= 0:
+            title = _shorten(self.corpus.docs[liked].title, 50)
+            parts.append(f"similar to '{title}', which you liked")
+        if category >= 0:
+            parts.append(f"in {enc.category_text[category]}")
+        if votes >= 0 or not parts:
+            parts.append(_trending(votes if votes >= 0 else -2 - votes))
+        parts = parts[:MAX_REASON_PARTS]
+        return "; ".join(parts), tuple(parts)
+
+
+def _first_hit(hits: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Per row, the id of the first column that is a hit, or -1."""
+    first = hits.argmax(axis=1)
+    line = np.arange(len(hits))
+    return np.where(hits[line, first], ids[line, first], -1)
+
+
+def _trending(votes: int) -> str:
+    if votes <= 0:
+        return "new: no upvotes yet"
+    return f"trending: {votes} upvote{'s' if votes != 1 else ''}"

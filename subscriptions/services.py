@@ -1,0 +1,304 @@
+"""Everything that changes a subscriber: signup, confirmation, preferences, unsubscribe,
+deletion, feedback, and the transactional emails that go with them.
+
+Services take keyword-only arguments and are named <entity>_<action>.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from digest.render import make_message
+from subscriptions import tokens
+from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
+
+logger = logging.getLogger(__name__)
+
+# Fields a subscriber sets on the signup form and the preferences page.
+PREFERENCE_FIELDS = (
+    "interests",
+    "categories",
+    "followed_authors",
+    "digest_size",
+    "frequency",
+    "weekday",
+    "send_hour",
+    "timezone",
+    "paused_until",
+)
+USER_AGENT_MAX = 512
+
+
+def normalise_email(raw: str) -> str:
+    """Strip and lower-case the domain (domains are case-insensitive, local parts may not be)."""
+    value = raw.strip()
+    local, at, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else value
+
+
+def subscriber_find(*, email: str) -> Subscriber | None:
+    # Case-insensitive: "Ada@Example.com" and "ada@example.com" are one reader in practice.
+    return (
+        Subscriber.objects.filter(email__iexact=normalise_email(email), deleted_at__isnull=True)
+        .order_by("pk")
+        .first()
+    )
+
+
+def subscriber_signup(
+    *, email: str, ip: str | None, user_agent: str, **preferences: Any
+) -> Subscriber:
+    """Create a pending subscriber and send the confirmation email.
+
+    A known address is neither changed nor revealed: it gets a "manage your subscription"
+    email instead, and the caller shows the same page either way.
+    """
+    email = normalise_email(email)
+    existing = subscriber_find(email=email)
+    if existing is not None:
+        email_send_manage_link(subscriber=existing)
+        return existing
+    try:
+        subscriber = _create_pending(email=email, ip=ip, user_agent=user_agent, **preferences)
+    except IntegrityError:  # a concurrent signup with the same address won the race
+        existing = subscriber_find(email=email)
+        if existing is None:
+            raise
+        email_send_manage_link(subscriber=existing)
+        return existing
+    email_send_confirmation(subscriber=subscriber)
+    return subscriber
+
+
+@transaction.atomic
+def _create_pending(
+    *, email: str, ip: str | None, user_agent: str, liked_papers: Sequence[str] = (), **prefs: Any
+) -> Subscriber:
+    subscriber = Subscriber.objects.create(
+        email=email, status=Subscriber.Status.PENDING, **_only_preferences(prefs)
+    )
+    ConsentRecord.objects.create(
+        subscriber=subscriber,
+        signup_at=subscriber.created_at,
+        signup_ip=ip,
+        signup_user_agent=user_agent[:USER_AGENT_MAX],
+        consent_text_version=settings.DIGEST_CONSENT_TEXT_VERSION,
+    )
+    for arxiv_id in liked_papers:
+        feedback_record(
+            subscriber=subscriber,
+            arxiv_id=arxiv_id,
+            kind=PaperFeedback.Kind.LIKE,
+            origin=PaperFeedback.Origin.SIGNUP,
+        )
+    return subscriber
+
+
+def _only_preferences(prefs: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(prefs) - set(PREFERENCE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown preferences: {sorted(unknown)}")
+    return prefs
+
+
+def _consent(subscriber: Subscriber) -> ConsentRecord:
+    # Subscribers created by the admin or older code may have no record yet.
+    consent, _ = ConsentRecord.objects.get_or_create(
+        subscriber=subscriber, defaults={"signup_at": subscriber.created_at}
+    )
+    return consent
+
+
+def subscriber_confirm(*, subscriber: Subscriber, ip: str | None) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        subscriber.status = Subscriber.Status.ACTIVE
+        subscriber.confirmed_at = now
+        subscriber.unsubscribed_at = None
+        subscriber.save(update_fields=["status", "confirmed_at", "unsubscribed_at"])
+        consent = _consent(subscriber)
+        consent.confirmed_at = now
+        consent.confirmed_ip = ip
+        consent.save(update_fields=["confirmed_at", "confirmed_ip"])
+
+
+def subscriber_resubscribe(*, subscriber: Subscriber, ip: str | None) -> None:
+    """Back on the list from a signed link (proof the mailbox is theirs): a fresh consent."""
+    with transaction.atomic():
+        subscriber_confirm(subscriber=subscriber, ip=ip)
+        consent = _consent(subscriber)
+        consent.consent_text_version = settings.DIGEST_CONSENT_TEXT_VERSION
+        consent.unsubscribed_at = None
+        consent.unsubscribe_method = ""
+        consent.save(
+            update_fields=["consent_text_version", "unsubscribed_at", "unsubscribe_method"]
+        )
+
+
+def subscriber_unsubscribe(*, subscriber: Subscriber, method: str, ip: str | None = None) -> None:
+    """Stop every digest. Idempotent: the first unsubscribe's time and method are kept."""
+    if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        subscriber.status = Subscriber.Status.UNSUBSCRIBED
+        subscriber.unsubscribed_at = now
+        subscriber.save(update_fields=["status", "unsubscribed_at"])
+        consent = _consent(subscriber)
+        consent.unsubscribed_at = now
+        consent.unsubscribe_method = ConsentRecord.UnsubscribeMethod(method).value
+        consent.save(update_fields=["unsubscribed_at", "unsubscribe_method"])
+    logger.info("subscriber %s unsubscribed (%s, ip=%s)", subscriber.pk, method, ip)
+
+
+def subscriber_update_preferences(*, subscriber: Subscriber, **preferences: Any) -> None:
+    liked = preferences.pop("liked_papers", [])
+    prefs = _only_preferences(preferences)
+    with transaction.atomic():
+        for field, value in prefs.items():
+            setattr(subscriber, field, value)
+        subscriber.save(update_fields=list(prefs))
+        for arxiv_id in liked:
+            feedback_record(
+                subscriber=subscriber,
+                arxiv_id=arxiv_id,
+                kind=PaperFeedback.Kind.LIKE,
+                origin=PaperFeedback.Origin.PREFERENCES,
+            )
+
+
+def subscriber_revoke_links(*, subscriber: Subscriber) -> None:
+    """Every manage, unsubscribe and feedback link sent so far stops working."""
+    Subscriber.objects.filter(pk=subscriber.pk).update(token_version=F("token_version") + 1)
+    subscriber.refresh_from_db(fields=["token_version"])
+
+
+@transaction.atomic
+def subscriber_delete(*, subscriber: Subscriber) -> None:
+    """Erase personal data; keep the anonymised row so the send history keeps its FKs."""
+    from digest.models import TrackingEvent  # digest imports subscriptions, not vice versa
+
+    old_email = subscriber.email
+    subscriber_unsubscribe(subscriber=subscriber, method=ConsentRecord.UnsubscribeMethod.DELETED)
+    subscriber.feedback.all().delete()
+    TrackingEvent.objects.filter(
+        Q(delivery__subscriber=subscriber) | Q(recipient__iexact=old_email)
+    ).update(recipient="", esp_event={})
+    ConsentRecord.objects.filter(subscriber=subscriber).update(
+        signup_ip=None, signup_user_agent="", confirmed_ip=None
+    )
+    subscriber.email = f"deleted-{subscriber.pk}@invalid"
+    subscriber.interests = ""
+    subscriber.categories = []
+    subscriber.followed_authors = []
+    subscriber.paused_until = None
+    subscriber.deleted_at = timezone.now()
+    subscriber.token_version = F("token_version") + 1
+    subscriber.save()
+    subscriber.refresh_from_db()
+
+
+def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
+    """Everything we hold about one subscriber, JSON-ready (GDPR art. 15 and 20)."""
+    consent = ConsentRecord.objects.filter(subscriber=subscriber).first()
+    deliveries = subscriber.deliveries.select_related("run").order_by("created_at")
+    return {
+        "exported_at": _iso(timezone.now()),
+        "subscriber": {
+            "email": subscriber.email,
+            "status": subscriber.status,
+            **{field: _iso(getattr(subscriber, field)) for field in PREFERENCE_FIELDS},
+            "created_at": _iso(subscriber.created_at),
+            "confirmed_at": _iso(subscriber.confirmed_at),
+            "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+        },
+        "consent": _consent_export(consent),
+        "feedback": [
+            {"arxiv_id": f.arxiv_id, "kind": f.kind, "origin": f.origin, "at": _iso(f.created_at)}
+            for f in subscriber.feedback.order_by("created_at")
+        ],
+        "deliveries": [
+            {
+                "edition": _iso(d.run.edition_date),
+                "frequency": d.run.frequency,
+                "status": d.status,
+                "sent_at": _iso(d.sent_at),
+                "papers": [pick.get("arxiv_id") for pick in d.picks if isinstance(pick, dict)],
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def _consent_export(consent: ConsentRecord | None) -> dict[str, Any] | None:
+    if consent is None:
+        return None
+    fields = (
+        "signup_at",
+        "signup_ip",
+        "signup_user_agent",
+        "consent_text_version",
+        "confirmed_at",
+        "confirmed_ip",
+        "unsubscribed_at",
+        "unsubscribe_method",
+    )
+    return {field: _iso(getattr(consent, field)) for field in fields}
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def feedback_record(
+    *, subscriber: Subscriber, arxiv_id: str, kind: str, origin: str = "email"
+) -> PaperFeedback:
+    """Idempotent: one row per subscriber and paper; a later opposite click changes the kind."""
+    feedback, _ = PaperFeedback.objects.update_or_create(
+        subscriber=subscriber,
+        arxiv_id=arxiv_id,
+        defaults={"kind": PaperFeedback.Kind(kind).value},
+        create_defaults={"kind": PaperFeedback.Kind(kind).value, "origin": origin},
+    )
+    return feedback
+
+
+def feedback_remove(*, subscriber: Subscriber, arxiv_id: str) -> None:
+    PaperFeedback.objects.filter(subscriber=subscriber, arxiv_id=arxiv_id).delete()
+
+
+def subscriber_request_manage_link(*, email: str) -> None:
+    """Email a fresh manage link if the address is known; say nothing either way."""
+    subscriber = subscriber_find(email=email)
+    if subscriber is not None:
+        email_send_manage_link(subscriber=subscriber)
+
+
+def email_send_confirmation(*, subscriber: Subscriber) -> None:
+    ctx = {"subscriber": subscriber, "confirm_url": tokens.confirm_url(subscriber)}
+    _send("confirm", subscriber=subscriber, ctx=ctx)
+
+
+def email_send_manage_link(*, subscriber: Subscriber) -> None:
+    ctx: dict[str, Any] = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
+    if subscriber.status == Subscriber.Status.PENDING:
+        # They never clicked the first email: this one can finish the signup too.
+        ctx["confirm_url"] = tokens.confirm_url(subscriber)
+    _send("manage-link", subscriber=subscriber, ctx=ctx)
+
+
+def _send(name: str, *, subscriber: Subscriber, ctx: dict[str, Any]) -> None:
+    # A failing mail server must not turn a signup into a 500: the reader can ask again
+    # (a repeat signup or the manage-link form sends a fresh link).
+    try:
+        make_message(name, subscriber.email, ctx).send()
+    except Exception:
+        logger.exception("could not send the %s email to subscriber %s", name, subscriber.pk)

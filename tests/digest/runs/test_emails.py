@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from datetime import date
+
+import css_inline
+
+from digest import emails
+from digest.emails import RunRenderer, paper_snapshot
+from tests.factories import PaperFactory, SubscriberFactory
+
+
+def _renderer(n_papers: int) -> tuple[RunRenderer, list]:
+    papers = [
+        PaperFactory.build(
+            title=f"Paper number {i} about efficient transformers",
+            authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
+            organization="Example Lab",
+            upvotes=100 - i,
+            ai_summary="Summary sentence. " * 12,
+            github_repo="https://github.com/example/code",
+            github_stars=4321,
+            project_page="https://example.org/project",
+            sources=["hf_api"],
+        )
+        for i in range(n_papers)
+    ]
+    snapshot = {p.arxiv_id: paper_snapshot(p) for p in papers}
+    renderer = RunRenderer(
+        run_id=9, edition_date=date(2026, 11, 17), frequency="daily", papers=snapshot
+    )
+    return renderer, papers
+
+
+def _picks(papers):
+    return [
+        {"arxiv_id": p.arxiv_id, "score": 0.5, "reason": "matches “transformers”"} for p in papers
+    ]
+
+
+def test_it_renders_html_and_text_with_every_part_of_a_paper(db):
+    subscriber = SubscriberFactory()
+    renderer, papers = _renderer(2)
+    out = renderer.render(delivery_id=5, subscriber=subscriber, picks=_picks(papers))
+    for part in (out.html, out.text):
+        assert papers[0].title in part
+        assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in part
+        assert "Example Lab" in part
+        assert "https://github.com/example/code" in part
+        assert "4321" in part
+        assert "https://example.org/project" in part
+        assert f"https://arxiv.org/pdf/{papers[0].arxiv_id}" in part
+        assert "/feedback/" in part
+        assert "/unsubscribe/" in part
+        assert "/digest/web/" in part
+        assert "transformers" in part
+    assert f'href="https://huggingface.co/papers/{papers[0].arxiv_id}"' in out.html
+    assert out.subject.startswith("2 trending ML papers for Tue 17 Nov 2026")
+    assert "@@" not in out.html + out.text + out.subject
+
+
+def test_it_inlines_css_but_keeps_the_dark_mode_style_block(db):
+    renderer, papers = _renderer(1)
+    html = renderer.render(delivery_id=1, subscriber=SubscriberFactory(), picks=_picks(papers)).html
+    assert 'name="color-scheme"' in html
+    assert "prefers-color-scheme: dark" in html
+    assert 'class="card" style="' in html
+    assert "Top pick: " in html  # the preheader
+
+
+def test_it_escapes_subscriber_values_in_html(db):
+    renderer, papers = _renderer(1)
+    picks = [{"arxiv_id": papers[0].arxiv_id, "score": 1, "reason": "<script>x</script>"}]
+    out = renderer.render(delivery_id=1, subscriber=SubscriberFactory(), picks=picks)
+    assert "<script>x</script>" not in out.html
+    assert "&lt;script&gt;" in out.html
+
+
+def test_it_stays_under_gmails_clipping_size_with_twenty_papers(db):
+    renderer, papers = _renderer(20)
+    subscriber = SubscriberFactory(digest_size=20)
+    message = renderer.message(
+        delivery_id=1, message_id="<m@x>", subscriber=subscriber, picks=_picks(papers)
+    )
+    assert len(message.alternatives[0][0].encode()) < 100_000
+
+
+def test_it_inlines_css_once_per_run_not_per_email(db, monkeypatch):
+    calls = []
+    real_fragment = css_inline.inline_fragment
+    monkeypatch.setattr(
+        emails.css_inline,
+        "inline_fragment",
+        lambda *a, **k: calls.append(1) or real_fragment(*a, **k),
+    )
+    renderer, papers = _renderer(3)
+    for _ in range(5):
+        renderer.render(delivery_id=1, subscriber=SubscriberFactory(), picks=_picks(papers))
+    assert len(calls) == 3  # one per paper block, none per email
+
+
+def test_it_sets_list_and_tracking_headers_and_anymail_metadata(db, settings):
+    settings.DIGEST_LIST_ID = "Papers <papers.example.org>"
+    renderer, papers = _renderer(1)
+    message = renderer.message(
+        delivery_id=42,
+        message_id="<digest.9.42@x>",
+        subscriber=SubscriberFactory(),
+        picks=_picks(papers),
+    )
+    headers = message.extra_headers
+    assert headers["List-Id"] == "Papers <papers.example.org>"
+    assert headers["Message-ID"] == "<digest.9.42@x>"
+    https, mailto = headers["List-Unsubscribe"].split(", ")
+    assert https.startswith("<http://testserver/unsubscribe/")
+    assert mailto.startswith("<mailto:unsubscribe@")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message.metadata == {"run_id": "9", "delivery_id": "42"}
+    assert "digest" in message.tags

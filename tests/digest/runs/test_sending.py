@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from smtplib import SMTPRecipientsRefused
+
+import pytest
+import time_machine
+from django.core.mail.backends.locmem import EmailBackend
+from django.utils import timezone
+
+from digest import services
+from digest.models import Delivery, DigestRun
+from subscriptions.models import PaperFeedback, Subscriber
+from tests.digest.runs.conftest import at_utc
+
+
+def _build(day, **kwargs):
+    return services.digest_run_build(day=day, **kwargs)
+
+
+def test_it_never_claims_a_delivery_of_an_unsubscribed_or_suppressed_subscriber(
+    subscriber_factory, papers, day, mailoutbox
+):
+    stays, leaves, erased = subscriber_factory.create_batch(3)
+    run = _build(day)
+    # They leave after the run was planned, before the chunk runs.
+    Subscriber.objects.filter(pk=leaves.pk).update(status=Subscriber.Status.UNSUBSCRIBED)
+    Subscriber.objects.filter(pk=erased.pk).update(deleted_at=timezone.now())
+    services.digest_run_send(run=run, inline=True)
+
+    assert [m.to for m in mailoutbox] == [[stays.email]]
+    statuses = dict(Delivery.objects.values_list("subscriber_id", "status"))
+    assert statuses == {stays.pk: "sent", leaves.pk: "skipped", erased.pk: "skipped"}
+    run.refresh_from_db()
+    assert (run.status, run.sent_count, run.skipped_count) == ("done", 1, 1 + 1)
+
+
+def test_a_claim_succeeds_once(subscriber_factory, papers, day):
+    subscriber_factory()
+    run = _build(day)
+    services.digest_run_send(run=run, inline=False)  # queued only: nothing runs in a test txn
+    delivery = Delivery.objects.get()
+    assert services.delivery_claim(delivery=delivery) is True
+    assert services.delivery_claim(delivery=delivery) is False
+    delivery.refresh_from_db()
+    assert delivery.status == "sending"
+    assert delivery.message_id == f"<digest.{run.pk}.{delivery.pk}@localhost>"
+    assert delivery.attempts == 1
+
+
+def test_a_retried_chunk_sends_nothing_already_sent(subscriber_factory, papers, day, mailoutbox):
+    subscriber_factory.create_batch(3)
+    run = _build(day)
+    services.digest_run_send(run=run, inline=True)
+    ids = list(Delivery.objects.values_list("pk", flat=True))
+    services.delivery_send_chunk(delivery_ids=ids)
+    assert len(mailoutbox) == 3
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_it_does_not_repeat_papers_already_sent(
+    subscriber_factory, paper_trend_factory, papers, day, mailoutbox
+):
+    reader = subscriber_factory(digest_size=5)
+    services.digest_run_send(run=_build(day), inline=True)
+    first = {p["arxiv_id"] for p in Delivery.objects.get().picks}
+    next_day = day + timedelta(days=1)
+    for paper in papers:
+        paper_trend_factory(paper=paper, day=next_day)
+    paper_trend_factory(day=next_day, paper__title="Diffusion transformers at scale")
+    services.digest_run_send(run=_build(next_day), inline=True)
+    second = Delivery.objects.get(run__edition_date=next_day, subscriber=reader)
+    assert {p["arxiv_id"] for p in second.picks}.isdisjoint(first)
+    assert len(second.picks) >= 1
+
+
+def test_it_ranks_with_the_subscribers_feedback(subscriber_factory, papers, day):
+    reader = subscriber_factory(interests="", digest_size=5)
+    PaperFeedback.objects.create(subscriber=reader, arxiv_id=papers[3].arxiv_id, kind="dislike")
+    _build(day)
+    picks = Delivery.objects.get().picks
+    assert all({"arxiv_id", "score", "reason"} <= set(p) for p in picks)
+    assert [p["score"] for p in picks] == sorted((p["score"] for p in picks), reverse=True)
+
+
+def test_with_approval_required_a_run_waits_for_review(
+    subscriber_factory, papers, day, mailoutbox, settings
+):
+    settings.DIGEST_REQUIRE_APPROVAL = True
+    subscriber_factory.create_batch(2)
+    run = _build(day)
+    assert run.status == DigestRun.Status.AWAITING_REVIEW
+    services.digest_run_send(run=run, inline=True)
+    assert mailoutbox == []
+    services.digest_run_approve(run=run, user="editor", inline=True)
+    run.refresh_from_db()
+    assert (run.status, run.approved_by, len(mailoutbox)) == ("done", "editor", 2)
+
+
+def test_a_cancelled_run_sends_nothing(subscriber_factory, papers, day, mailoutbox, settings):
+    settings.DIGEST_REQUIRE_APPROVAL = True
+    subscriber_factory.create_batch(2)
+    run = _build(day)
+    services.digest_run_cancel(run=run, user="editor")
+    services.digest_run_approve(run=run, inline=True)
+    services.delivery_send_chunk(delivery_ids=list(Delivery.objects.values_list("pk", flat=True)))
+    run.refresh_from_db()
+    assert (run.status, run.skipped_count, mailoutbox) == ("cancelled", 2, [])
+
+
+def test_a_run_pauses_itself_when_the_error_rate_passes_the_threshold(
+    subscriber_factory, papers, day, settings, monkeypatch
+):
+    settings.DIGEST_MAX_ERROR_RATE = 0.2
+    settings.DIGEST_SEND_CHUNK_SIZE = 10
+    subscriber_factory.create_batch(40)
+
+    def refuse(self, messages):
+        raise SMTPRecipientsRefused({"x": (550, b"no")})
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+    run = _build(day)
+    services.digest_run_send(run=run, inline=True)
+    run.refresh_from_db()
+    assert run.status == DigestRun.Status.PAUSED
+    assert run.failed_count == 20  # paused after the minimum sample; later chunks claim nothing
+    assert Delivery.objects.filter(status="planned").count() == 20
+    assert "SMTPRecipientsRefused" in Delivery.objects.filter(status="failed").first().last_error
+
+
+def test_the_admin_can_resend_all_failed_deliveries(
+    subscriber_factory, papers, day, mailoutbox, monkeypatch
+):
+    subscriber_factory.create_batch(3)
+    real = EmailBackend.send_messages
+    monkeypatch.setattr(
+        EmailBackend, "send_messages", lambda self, m: (_ for _ in ()).throw(OSError("down"))
+    )
+    run = _build(day)
+    services.digest_run_send(run=run, inline=True)
+    assert Delivery.objects.filter(status="failed").count() == 3
+    monkeypatch.setattr(EmailBackend, "send_messages", real)
+    assert services.digest_run_resend_failed(run=run, inline=True) == 3
+    run.refresh_from_db()
+    assert (run.status, run.sent_count, len(mailoutbox)) == ("done", 3, 3)
+
+
+def test_the_sweeper_requeues_a_delivery_left_sending_with_the_same_message_id(
+    subscriber_factory, papers, day, mailoutbox
+):
+    subscriber_factory()
+    run = _build(day)
+    services.digest_run_send(run=run)
+    delivery = Delivery.objects.get()
+    assert services.delivery_claim(delivery=delivery)  # a worker claims it, then dies
+    assert services.delivery_sweep_stuck(timeout=timedelta(minutes=15)) == 0  # too recent
+    later = timezone.now() + timedelta(minutes=16)
+    assert services.delivery_sweep_stuck(now=later) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.needs_reconciliation) == ("planned", True)
+    services.delivery_send_chunk(delivery_ids=[delivery.pk])
+    assert mailoutbox[0].extra_headers["Message-ID"] == delivery.message_id
+
+
+def test_with_resend_off_the_sweeper_leaves_it_to_the_admin(
+    subscriber_factory, papers, day, settings, mailoutbox
+):
+    settings.DIGEST_RECONCILE_RESEND = False
+    subscriber_factory()
+    run = _build(day)
+    services.digest_run_send(run=run)
+    delivery = Delivery.objects.get()
+    services.delivery_claim(delivery=delivery)
+    services.delivery_sweep_stuck(now=timezone.now() + timedelta(hours=1))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.needs_reconciliation) == ("failed", True)
+    assert mailoutbox == []
+
+
+def test_the_sweeper_requeues_orphaned_planned_deliveries(
+    subscriber_factory, papers, day, mailoutbox, django_capture_on_commit_callbacks
+):
+    subscriber_factory.create_batch(2)
+    run = _build(day)
+    services.digest_run_send(run=run)  # the chunk task was lost with its worker
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delivery_sweep_stuck(now=timezone.now() + timedelta(hours=1))
+    assert len(mailoutbox) == 2
+
+
+def test_the_beat_tick_sends_to_those_whose_hour_has_come_once(
+    subscriber_factory, papers, day, mailoutbox, django_capture_on_commit_callbacks
+):
+    early = subscriber_factory(send_hour=7)
+    subscriber_factory(send_hour=7, timezone="America/New_York")
+    weekly_other_day = subscriber_factory(frequency="weekly", weekday=4)
+    with (
+        time_machine.travel(at_utc(8, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.digest_send_due()
+        services.digest_send_due()  # beat fired twice: the tick lock
+    assert [m.to for m in mailoutbox] == [[early.email]]
+    with (
+        time_machine.travel(at_utc(8, 15), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.digest_send_due()  # next tick: nobody new is due
+    assert len(mailoutbox) == 1
+    with (
+        time_machine.travel(at_utc(12, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.digest_send_due()
+    assert len(mailoutbox) == 2
+    assert not Delivery.objects.filter(subscriber=weekly_other_day).exists()
+    assert DigestRun.objects.get().status == "done"
+
+
+def test_a_retried_tick_sends_nothing_twice_even_without_the_lock(
+    subscriber_factory, papers, day, mailoutbox, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    subscriber_factory.create_batch(2)
+    with (
+        time_machine.travel(at_utc(9, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.digest_send_due()
+        cache.clear()  # the lock is gone (e.g. Redis restarted)
+        services.digest_send_due()
+    assert len(mailoutbox) == 2
+
+
+@pytest.mark.parametrize("rate", [50.0])
+def test_the_global_rate_limit_spreads_sends_over_windows(rate, settings, monkeypatch):
+    settings.DIGEST_SEND_RATE_PER_SECOND = rate
+    clock = {"t": 1000.0}
+    monkeypatch.setattr(services.time, "time", lambda: clock["t"])
+    monkeypatch.setattr(services.time, "sleep", lambda s: clock.__setitem__("t", clock["t"] + s))
+    for _ in range(120):
+        services._throttle()
+    assert 2.0 <= clock["t"] - 1000.0 < 3.0  # 120 sends at 50/s take 3 windows

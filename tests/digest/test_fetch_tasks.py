@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+import respx
+import time_machine
+
+from digest.models import FetchRun, Paper
+from digest.sources.hf_page import HfPageSource
+from digest.tasks import fetch_all_sources, refetch_missing_sources
+from tests.digest.sources.helpers import ARXIV_URL, HF_API_URL, HF_PAGE_URL, real
+
+pytestmark = pytest.mark.django_db
+
+DAY = date(2026, 4, 27)  # the day the recorded arXiv feed announces
+
+
+@pytest.fixture(autouse=True)
+def _settings(settings, monkeypatch):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.DIGEST_SOURCES = ["hf_api", "hf_page", "arxiv_rss"]
+    settings.DIGEST_ARXIV_CATEGORIES = ["cs.AI", "cs.CL", "cs.CV", "cs.LG"]
+    settings.DIGEST_HTTP_RETRIES = 2
+    monkeypatch.setattr("digest.sources.http.sleep", lambda seconds: None)
+
+
+def serve_all(*, page_status: int = 503) -> dict[str, respx.Route]:
+    return {
+        "hf_api": respx.get(HF_API_URL).mock(
+            return_value=httpx.Response(200, content=real("2026-07-01.json"))
+        ),
+        "hf_page": respx.get(f"{HF_PAGE_URL}{DAY}").mock(return_value=httpx.Response(page_status)),
+        "arxiv_rss": respx.get(ARXIV_URL).mock(
+            return_value=httpx.Response(200, content=real("cs.AI.rss.xml"))
+        ),
+    }
+
+
+def latest_status() -> dict[str, str]:
+    return {run.source: run.status for run in FetchRun.objects.order_by("pk")}
+
+
+@respx.mock
+def test_it_stores_the_other_sources_when_one_fails():
+    routes = serve_all(page_status=503)
+
+    queued = fetch_all_sources.delay(DAY.isoformat()).get()
+
+    assert queued == ["hf_api", "hf_page", "arxiv_rss"]
+    assert latest_status() == {"hf_api": "ok", "hf_page": "failed", "arxiv_rss": "ok"}
+    assert routes["hf_page"].call_count == 3  # retried, then gave up
+    assert "HTTP 503" in FetchRun.objects.get(source="hf_page").error_text
+    assert Paper.objects.count() == 23 + 3
+
+
+@respx.mock
+def test_it_stores_the_other_sources_when_one_crashes(monkeypatch):
+    serve_all(page_status=200)
+
+    def crash(self, content, *, day=None):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(HfPageSource, "parse", crash)
+
+    fetch_all_sources.delay(DAY.isoformat())
+
+    assert latest_status() == {"hf_api": "ok", "hf_page": "failed", "arxiv_rss": "ok"}
+    assert Paper.objects.count() == 26
+
+
+@respx.mock
+@time_machine.travel("2026-04-27 06:30:00+00:00", tick=False)
+def test_it_fetches_today_in_utc_by_default():
+    routes = serve_all()
+
+    fetch_all_sources.delay()
+
+    assert routes["hf_api"].calls.last.request.url.params["date"] == "2026-04-27"
+    assert set(FetchRun.objects.values_list("day", flat=True)) == {DAY}
+
+
+@respx.mock
+def test_it_fetches_again_only_the_sources_that_failed_or_found_nothing(settings):
+    serve_all(page_status=503)
+    fetch_all_sources.delay(DAY.isoformat())
+    # arXiv's feed was empty at first (e.g. before the announcement): refetch it too.
+    FetchRun.objects.filter(source="arxiv_rss").update(new_count=0, updated_count=0)
+
+    queued = refetch_missing_sources.delay(DAY.isoformat()).get()
+
+    assert queued == ["hf_page", "arxiv_rss"]
+    assert FetchRun.objects.filter(source="hf_api").count() == 1
+    assert FetchRun.objects.filter(source="hf_page").count() == 2
+    assert FetchRun.objects.filter(source="arxiv_rss").count() == 2
+
+
+@respx.mock
+def test_it_refetches_a_source_that_never_ran_today():
+    serve_all(page_status=503)
+
+    queued = refetch_missing_sources.delay(DAY.isoformat()).get()
+
+    assert queued == ["hf_api", "hf_page", "arxiv_rss"]
