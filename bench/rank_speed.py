@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._papers import DATA_DIR, load_papers  # noqa: E402
-from digest.ranking import Candidate, Profile, rank_for_all  # noqa: E402
+from bench._papers import DATA_DIR, load_papers
+from digest.ranking import Candidate, Profile, rank_for_all
 
 CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "stat.ML", "cs.IR", "cs.SD", "eess.AS"]
 

@@ -13,7 +13,8 @@ import gc
 import itertools
 import logging
 import math
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,14 @@ from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from digest import ranking_semantic
-from digest.ranking_text import author_key, count_phrases, parse_interests, phrase_key, segments
+from digest.ranking_text import (
+    author_key,
+    count_phrases,
+    parse_interests,
+    phrase_key,
+    phrase_starts,
+    segments,
+)
 from digest.ranking_text import shorten as _shorten
 
 __all__ = ["Candidate", "Pick", "Profile", "parse_interests", "rank_for_all", "resolve_weights"]
@@ -193,81 +201,98 @@ def _popularity(candidates: Sequence[Candidate]) -> np.ndarray:
 
 
 class _Ragged:
-    """One list of column ids per profile, stored flat (CSR-like)."""
+    """One set of column ids per profile, as a CSR matrix without duplicates."""
 
-    def __init__(self, lists: Sequence[Sequence[int]], width: int) -> None:
-        self.lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
-        self.indptr = np.concatenate([[0], np.cumsum(self.lengths)])
-        self.indices = np.fromiter(
-            itertools.chain.from_iterable(lists), np.int64, count=int(self.indptr[-1])
+    def __init__(self, lists: Sequence[Sequence[str]], table: Mapping[str, int], width: int):
+        """Look each name up in ``table`` (names it lacks are dropped), all in C loops."""
+        lengths = np.fromiter(map(len, lists), np.int64, count=len(lists))
+        flat = np.fromiter(
+            map(table.get, itertools.chain.from_iterable(lists), itertools.repeat(-1)),
+            np.int64,
+            count=int(lengths.sum()),
         )
-        self.width = width
-
-    def matrix(self, dtype: type = np.float32) -> sparse.csr_matrix:
-        data = np.ones(len(self.indices), dtype)
-        return sparse.csr_matrix((data, self.indices, self.indptr), (len(self.lengths), self.width))
+        rows = np.repeat(np.arange(len(lists)), lengths)
+        keep = flat >= 0
+        data = np.ones(int(keep.sum()), np.float32)
+        csr = sparse.csr_matrix((data, (rows[keep], flat[keep])), shape=(len(lists), width))
+        csr.sum_duplicates()
+        csr.data[:] = 1.0
+        self.csr = csr
 
     def padded(self, pad: int) -> np.ndarray:
-        """(profiles x longest list) array of the ids, padded with ``pad``."""
-        out = np.full((len(self.lengths), max(int(self.lengths.max(initial=0)), 1)), pad, np.int64)
-        rows = np.repeat(np.arange(len(self.lengths)), self.lengths)
-        out[rows, np.arange(len(self.indices)) - self.indptr[rows]] = self.indices
+        """(profiles x longest set) array of the ids, padded with ``pad``."""
+        lengths = np.diff(self.csr.indptr)
+        out = np.full((len(lengths), max(int(lengths.max(initial=0)), 1)), pad, np.int64)
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        out[rows, np.arange(len(self.csr.indices)) - self.csr.indptr[rows]] = self.csr.indices
         return out
 
 
 class _ProfileArrays:
-    """The profiles as sparse matrices and padded index arrays, in one pass over them."""
+    """The profiles as sparse matrices and padded index arrays.
+
+    Names (phrases, arXiv ids, categories, authors) are normalised once per distinct
+    name, then looked up for all profiles at once.
+    """
 
     def __init__(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
-        self.pad_row = corpus.pad_row
-        self.k = np.fromiter((max(p.k, 0) for p in profiles), np.int64, count=len(profiles))
-        self._phrases(profiles, corpus)
-        row = corpus.row.get
-        liked = [[r for a in p.liked if (r := row(a)) is not None] for p in profiles]
-        disliked = [[r for a in p.disliked if (r := row(a)) is not None] for p in profiles]
-        self.liked = _Ragged(liked, corpus.pad_row + 1).padded(corpus.pad_row)
-        self.disliked = _Ragged(disliked, corpus.pad_row + 1).padded(corpus.pad_row)
-        self._categories(profiles, corpus)
-        self._authors(profiles, corpus)
-        self.excluded = _exclusions(profiles, corpus, liked, disliked)
+        def field(name: str) -> list:
+            return list(map(operator.attrgetter(name), profiles))
 
-    def _phrases(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
-        # Many subscribers share a set of interests: normalise each distinct set once.
-        keys_of: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.pad_row = corpus.pad_row
+        self.k = np.maximum(np.fromiter(field("k"), np.int64, count=len(profiles)), 0)
+        interests = field("interests")
+        self._phrases(interests, corpus)
+        liked = _Ragged(field("liked"), corpus.row, corpus.pad_row)
+        disliked = _Ragged(field("disliked"), corpus.row, corpus.pad_row)
+        self.liked = liked.padded(corpus.pad_row)
+        self.disliked = disliked.padded(corpus.pad_row)
+        self.categories_of(field("categories"), corpus)
+        self.authors_of(field("authors"), corpus)
+        # Never pick a paper already sent, or already judged (liked or disliked).
+        today = {a: j for a, j in corpus.row.items() if j < corpus.n}
+        sent = _Ragged(field("exclude"), today, corpus.n).csr
+        judged = liked.csr[:, : corpus.n] + disliked.csr[:, : corpus.n]
+        self.excluded = ((sent + judged) > 0).tocsr()
+
+    def _phrases(self, interests: list[tuple[str, ...]], corpus: _Corpus) -> None:
+        raw = set(itertools.chain.from_iterable(interests))
+        key_of = {phrase: phrase_key(phrase) for phrase in raw}
         display: dict[str, str] = {}
-        for p in profiles:
-            if p.interests not in keys_of:
-                keys_of[p.interests] = _phrase_keys(p.interests, display)
-        vocab = set(display)
-        counts = [count_phrases(f, vocab) for f in corpus.fields[: corpus.n]]
+        for phrase in sorted(raw):
+            display.setdefault(key_of[phrase], " ".join(phrase.split()))
+        vocab = set(display) - {""}
+        starts = phrase_starts(vocab)
+        counts = [count_phrases(f, vocab, starts) for f in corpus.fields[: corpus.n]]
         found = sorted({key for c in counts for key in c})
         col = {key: j for j, key in enumerate(found)}
         self.phrase_text = [display[key] for key in found]
         self.phrase_weights = _phrase_tfidf(counts, col, corpus.n)
-        cols_of = {ints: [col[k] for k in keys if k in col] for ints, keys in keys_of.items()}
-        ragged = _Ragged([cols_of[p.interests] for p in profiles], len(found))
-        self.phrase_matrix = ragged.matrix()
+        table = {phrase: col[key] for phrase, key in key_of.items() if key in col}
+        ragged = _Ragged(interests, table, len(found))
+        self.phrase_matrix = ragged.csr
         self.phrases = ragged.padded(len(found))
-        self.phrase_keys = [keys_of[p.interests] for p in profiles]
+        self.interests = interests
+        self.key_of = key_of
 
-    def _categories(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
-        self.category_text, paper, wanted = _vocabulary(
-            [c.categories for c in corpus.docs[: corpus.n]],
-            [p.categories for p in profiles],
-            str.casefold,
-        )
-        self.paper_categories = paper.matrix().T.toarray()
-        self.category_matrix = wanted.matrix()
-        self.categories = wanted.padded(wanted.width)
+    def phrase_keys(self) -> list[tuple[str, ...]]:
+        """Each profile's normalised phrases (for the semantic signal)."""
+        return [tuple(dict.fromkeys(self.key_of[x] for x in ints)) for ints in self.interests]
+
+    def categories_of(self, wanted: list[tuple[str, ...]], corpus: _Corpus) -> None:
+        papers = [c.categories for c in corpus.docs[: corpus.n]]
+        self.category_text, paper, profile = _vocabulary(papers, wanted, str.casefold)
+        self.paper_categories = paper.csr.T.toarray()
+        self.category_matrix = profile.csr
+        self.categories = profile.padded(len(self.category_text))
         self.paper_has_category = _with_pad_column(self.paper_categories.T > 0)
 
-    def _authors(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
-        self.author_text, paper, wanted = _vocabulary(
-            [c.authors for c in corpus.docs[: corpus.n]], [p.authors for p in profiles], author_key
-        )
-        self.paper_authors = paper.matrix().T.toarray()
-        self.author_matrix = wanted.matrix()
-        self.authors = wanted.padded(wanted.width)
+    def authors_of(self, wanted: list[tuple[str, ...]], corpus: _Corpus) -> None:
+        papers = [c.authors for c in corpus.docs[: corpus.n]]
+        self.author_text, paper, profile = _vocabulary(papers, wanted, author_key)
+        self.paper_authors = paper.csr.T.toarray()
+        self.author_matrix = profile.csr
+        self.authors = profile.padded(len(self.author_text))
         self.paper_has_author = _with_pad_column(self.paper_authors.T > 0)
 
     def chunks(self) -> list[np.ndarray]:
@@ -278,46 +303,20 @@ class _ProfileArrays:
         return [order[i : i + CHUNK_ROWS] for i in range(0, len(order), CHUNK_ROWS)]
 
 
-def _phrase_keys(interests: tuple[str, ...], display: dict[str, str]) -> tuple[str, ...]:
-    keys = []
-    for phrase in interests:
-        key = phrase_key(phrase)
-        if key and key not in keys:
-            keys.append(key)
-            display.setdefault(key, " ".join(phrase.split()))
-    return tuple(keys)
-
-
 def _vocabulary(
-    papers: Sequence[Sequence[str]], profiles: Sequence[Sequence[str]], norm: object
+    papers: Sequence[Sequence[str]], wanted: Sequence[Sequence[str]], norm: Callable[[str], str]
 ) -> tuple[list[str], _Ragged, _Ragged]:
-    """Shared ids for names seen on papers (first spelling kept for display)."""
+    """Ids for the names seen on papers (first spelling kept for display); both sides mapped."""
     col: dict[str, int] = {}
     text: list[str] = []
-    paper_cols = []
-    for names in papers:
-        ids = []
-        for name in names:
-            key = norm(name)  # type: ignore[operator]
-            if key not in col:
-                col[key] = len(text)
-                text.append(name)
-            ids.append(col[key])
-        paper_cols.append(ids)
-    wanted = [[j for x in names if (j := col.get(norm(x))) is not None] for names in profiles]  # type: ignore[operator]
-    return text, _Ragged(paper_cols, len(text)), _Ragged(wanted, len(text))
-
-
-def _exclusions(
-    profiles: Sequence[Profile], corpus: _Corpus, liked: list[list[int]], disliked: list[list[int]]
-) -> sparse.csr_matrix:
-    """Candidates a profile must never get: already sent, or already judged (liked/disliked)."""
-    row = corpus.row.get
-    lists = []
-    for p, ls, ds in zip(profiles, liked, disliked, strict=True):
-        sent = [r for a in p.exclude if (r := row(a)) is not None] if p.exclude else []
-        lists.append([r for r in (*sent, *ls, *ds) if r < corpus.n])
-    return _Ragged(lists, corpus.n).matrix(bool)
+    for name in itertools.chain.from_iterable(papers):
+        if norm(name) not in col:
+            col[norm(name)] = len(text)
+            text.append(name)
+    on_papers = {name: col[norm(name)] for name in itertools.chain.from_iterable(papers)}
+    asked = set(itertools.chain.from_iterable(wanted))
+    table = {name: j for name in asked if (j := col.get(norm(name))) is not None}
+    return text, _Ragged(papers, on_papers, len(text)), _Ragged(wanted, table, len(text))
 
 
 def _with_pad_column(matrix: np.ndarray) -> np.ndarray:
@@ -342,7 +341,7 @@ def _semantic_scorer(
 ) -> ranking_semantic.SemanticScorer | None:
     if not w["semantic"] or not _setting("DIGEST_SEMANTIC", False):
         return None
-    return ranking_semantic.scorer_for(corpus.docs, corpus.n, enc.phrase_keys, enc.liked)
+    return ranking_semantic.scorer_for(corpus.docs, corpus.n, enc.phrase_keys(), enc.liked)
 
 
 # --- Scoring and selection ----------------------------------------------------------
@@ -451,12 +450,18 @@ def _select(
 
 
 class _ReasonBuilder:
-    """Builds each distinct reason once, then the Pick objects in bulk."""
+    """Makes the Pick objects of a chunk in bulk; each reason part is worded once."""
 
     def __init__(self, corpus: _Corpus, enc: _ProfileArrays) -> None:
         self.corpus = corpus
         self.enc = enc
-        self.cache: dict[tuple[int, ...], tuple[str, tuple[str, ...]]] = {}
+        # Index -1 (part absent) lands on the trailing None of each table.
+        self.author_part = _table([f"by {a}, whom you follow" for a in enc.author_text])
+        self.category_part = _table([f"in {c}" for c in enc.category_text])
+        self.liked_part = _table(
+            [f"similar to '{_shorten(d.title, 50)}', which you liked" for d in corpus.docs]
+        )
+        self.trending_part = _table([_trending(int(v)) for v in corpus.upvotes])
 
     def emit(
         self,
@@ -473,12 +478,11 @@ class _ReasonBuilder:
         score = base[local, paper]
         order = np.lexsort((-score, local))  # by row, best first
         local, paper, score = local[order], paper[order], score[order]
-        texts = self._texts(rows[local], local, paper, signals)
+        reason, reasons = self._texts(rows[local], local, paper, signals)
         gc.disable()  # a million small objects: the cyclic GC would rescan them repeatedly
         try:
-            flat = list(
-                map(Pick, self.corpus.ids[paper].tolist(), np.round(score, 4).tolist(), *texts)
-            )
+            ids = self.corpus.ids[paper].tolist()
+            flat = list(map(Pick, ids, np.round(score, 4).tolist(), reason, reasons))
         finally:
             gc.enable()
         bounds = np.searchsorted(local, np.arange(len(rows) + 1)).tolist()
@@ -492,17 +496,24 @@ class _ReasonBuilder:
         paper: np.ndarray,
         signals: Mapping[str, np.ndarray],
     ) -> tuple[list[str], list[tuple[str, ...]]]:
+        """Reason parts in a fixed order (author, phrases, liked paper, category, trending),
+        at most MAX_REASON_PARTS of them; trending also stands in when nothing else applies."""
         parts = self._parts(subs, local, paper, signals)
-        cache = self.cache
-        reason: list[str] = []
-        reasons: list[tuple[str, ...]] = []
-        for key in zip(*(c.tolist() for c in parts), strict=True):
-            text = cache.get(key)
-            if text is None:
-                text = cache[key] = self._text(key)
-            reason.append(text[0])
-            reasons.append(text[1])
-        return reason, reasons
+        present = np.stack([p != None for p in parts], axis=1)  # noqa: E711 (element-wise)
+        trending = self.corpus.popularity[paper] >= TRENDING_REASON_MIN
+        present[:, -1] = trending | ~present[:, :-1].any(axis=1)
+        pattern = present @ (1 << np.arange(present.shape[1]))
+        groups: list[list[tuple[str, ...]]] = []
+        where: list[np.ndarray] = []
+        for bits in np.unique(pattern).tolist():
+            idx = np.flatnonzero(pattern == bits)
+            used = [p[idx].tolist() for i, p in enumerate(parts) if bits >> i & 1]
+            groups.append(list(zip(*used[:MAX_REASON_PARTS], strict=True)))
+            where.append(idx)
+        tuples = list(itertools.chain.from_iterable(groups))
+        back = np.argsort(np.concatenate(where), kind="stable").tolist()
+        reasons = list(map(tuples.__getitem__, back))
+        return list(map("; ".join, reasons)), reasons
 
     def _parts(
         self,
@@ -511,53 +522,63 @@ class _ReasonBuilder:
         paper: np.ndarray,
         signals: Mapping[str, np.ndarray],
     ) -> list[np.ndarray]:
-        """Per pick, the ids that make up its reason (-1 where a part does not apply)."""
+        """Per pick, the text of each reason part (object arrays, None where it does not apply)."""
         enc, corpus = self.enc, self.corpus
         column = paper[:, None]
+        line = np.arange(len(subs))
         author = _first_hit(enc.paper_has_author[column, enc.authors[subs]], enc.authors[subs])
-        phrase_ids = enc.phrases[subs]
-        weights = enc.phrase_weights[column, phrase_ids]
-        best = np.argsort(-weights, axis=1, kind="stable")[:, :2]
-        phrase = np.take_along_axis(phrase_ids, best, axis=1)
-        phrase[np.take_along_axis(weights, best, axis=1) <= 0] = -1
-        if phrase.shape[1] == 1:
-            phrase = np.hstack([phrase, np.full_like(phrase, -1)])
         liked_docs = enc.liked[subs]
-        liked = liked_docs[np.arange(len(subs)), corpus.sim[liked_docs, column].argmax(axis=1)]
+        liked = liked_docs[line, corpus.sim[liked_docs, column].argmax(axis=1)]
         liked[signals["liked"][local, paper] < LIKED_REASON_MIN] = -1
         category = _first_hit(
             enc.paper_has_category[column, enc.categories[subs]], enc.categories[subs]
         )
-        semantic = signals.get("semantic")
-        close = (
-            (semantic[local, paper] >= SEMANTIC_REASON_MIN) if semantic is not None else 0 * paper
-        )
-        trending = corpus.popularity[paper] >= TRENDING_REASON_MIN
-        # The paper itself only matters for its upvote count, shown when trending or when
-        # nothing else applies; -2 - votes keeps those keys apart from "not shown" (-1).
-        votes = np.where(trending, corpus.upvotes[paper], -2 - corpus.upvotes[paper])
-        return [author, phrase[:, 0], phrase[:, 1], liked, category, close.astype(np.int64), votes]
+        return [
+            self.author_part[author],
+            self._phrase_parts(subs, local, paper, signals),
+            self.liked_part[liked],
+            self.category_part[category],
+            self.trending_part[paper],  # shown only when trending or alone, see _texts
+        ]
 
-    def _text(self, key: tuple[int, ...]) -> tuple[str, tuple[str, ...]]:
-        author, phrase1, phrase2, liked, category, close, votes = key
-        enc = self.enc
-        parts: list[str] = []
-        if author >= 0:
-            parts.append(f"by {enc.author_text[author]}, whom you follow")
-        if phrase1 >= 0:
-            quoted = ", ".join(f"'{enc.phrase_text[p]}'" for p in (phrase1, phrase2) if p >= 0)
-            parts.append(f"matches {quoted}")
-        elif close:
-            parts.append("close to your interests")
-        if liked >= 0:
-            title = _shorten(self.corpus.docs[liked].title, 50)
-            parts.append(f"similar to '{title}', which you liked")
-        if category >= 0:
-            parts.append(f"in {enc.category_text[category]}")
-        if votes >= 0 or not parts:
-            parts.append(_trending(votes if votes >= 0 else -2 - votes))
-        parts = parts[:MAX_REASON_PARTS]
-        return "; ".join(parts), tuple(parts)
+    def _phrase_parts(
+        self,
+        subs: np.ndarray,
+        local: np.ndarray,
+        paper: np.ndarray,
+        signals: Mapping[str, np.ndarray],
+    ) -> np.ndarray:
+        """ "matches 'a', 'b'": the profile's two phrases that weigh most in the paper."""
+        phrase_ids = self.enc.phrases[subs]
+        weights = self.enc.phrase_weights[paper[:, None], phrase_ids]
+        line = np.arange(len(subs))
+        first = weights.argmax(axis=1)
+        has_first = weights[line, first] > 0
+        weights[line, first] = 0.0
+        second = weights.argmax(axis=1)
+        has_second = weights[line, second] > 0
+        width = len(self.enc.phrase_text) + 1
+        one = np.where(has_first, phrase_ids[line, first], -1)
+        two = np.where(has_second, phrase_ids[line, second], -1)
+        codes, inverse = np.unique((one + 1) * width + (two + 1), return_inverse=True)
+        texts = [self._phrase_text(int(c) // width - 1, int(c) % width - 1) for c in codes]
+        out = np.array([*texts, None], dtype=object)[inverse]
+        semantic = signals.get("semantic")
+        if semantic is not None:
+            close = (semantic[local, paper] >= SEMANTIC_REASON_MIN) & ~has_first
+            out[close] = "close to your interests"
+        return out
+
+    def _phrase_text(self, one: int, two: int) -> str | None:
+        if one < 0:
+            return None
+        quoted = ", ".join(f"'{self.enc.phrase_text[p]}'" for p in (one, two) if p >= 0)
+        return f"matches {quoted}"
+
+
+def _table(texts: list[str]) -> np.ndarray:
+    """Texts as an object array with a trailing None, so that index -1 means "absent"."""
+    return np.array([*texts, None], dtype=object)
 
 
 def _first_hit(hits: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -120,31 +120,38 @@ def parse_interests(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def count_phrases(
-    fields: Sequence[tuple[list[list[str]], float]], vocabulary: set[str]
-) -> Counter[str]:
-    """Weighted counts of the vocabulary phrases found, as adjacent tokens, in the fields.
-
-    ``fields`` pairs a text's segments (see ``segments``) with a weight: a match in the
-    title counts more than one in the abstract. Only n-grams that start with the first
-    word of some phrase, and have the length of some phrase, are ever built.
-    """
-    counts: Counter[str] = Counter()
+def phrase_starts(vocabulary: set[str]) -> dict[str, list[int]]:
+    """First word of the vocabulary phrases -> the phrase lengths that start with it."""
     starts: dict[str, list[int]] = {}
     for phrase in vocabulary:
         words = phrase.split(" ")
         sizes = starts.setdefault(words[0], [])
         if len(words) not in sizes:
             sizes.append(len(words))
+    return starts
+
+
+def count_phrases(
+    fields: Sequence[tuple[list[list[str]], float]],
+    vocabulary: set[str],
+    starts: dict[str, list[int]],
+) -> Counter[str]:
+    """Weighted counts of the vocabulary phrases found, as adjacent tokens, in the fields.
+
+    ``fields`` pairs a text's segments (see ``segments``) with a weight: a match in the
+    title counts more than one in the abstract. Only n-grams that start with the first
+    word of some phrase, with the length of such a phrase (``phrase_starts``), are built.
+    """
+    counts: Counter[str] = Counter()
     for segs, weight in fields:
         for seg in segs:
+            end = len(seg)
             for i, word in enumerate(seg):
                 for n in starts.get(word, ()):
-                    if i + n > len(seg):
-                        continue
-                    gram = " ".join(seg[i : i + n])
-                    if gram in vocabulary:
-                        counts[gram] += weight
+                    if i + n <= end:
+                        gram = " ".join(seg[i : i + n])
+                        if gram in vocabulary:
+                            counts[gram] += weight
     return counts
 
 

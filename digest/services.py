@@ -391,7 +391,7 @@ def _reset_connection(connection: Any) -> None:
     # A broken SMTP session fails every later message; start a fresh one.
     try:
         connection.close()
-    except Exception:  # noqa: BLE001 - closing a dead connection may raise anything
+    except Exception:
         logger.debug("closing a broken connection failed", exc_info=True)
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -47,7 +48,10 @@ def with_token(purpose: Purpose) -> Callable[[TokenView], TokenView]:
                 data = tokens.read_token(token, purpose)
             except BadToken:
                 return _bad_link(request)
-            return view(request, data.subscriber, token=token, extra=data.extra, **kwargs)
+            response = view(request, data.subscriber, token=token, extra=data.extra, **kwargs)
+            # Personal pages behind a secret URL: no shared or on-disk caches.
+            patch_cache_control(response, private=True, no_store=True)
+            return response
 
         return wrapped
 

@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 
-from digest.models import DigestRun, Delivery
+from digest.models import Delivery, DigestRun
 from digest.tasks import send_due_digests
 from tests.factories import PaperFactory, PaperTrendFactory, SubscriberFactory
 

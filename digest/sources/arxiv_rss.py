@@ -16,7 +16,7 @@ import re
 from calendar import timegm
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import feedparser
 from bs4 import BeautifulSoup
@@ -36,6 +36,9 @@ from digest.sources.base import (
     squash_whitespace,
 )
 
+if TYPE_CHECKING:
+    from digest.sources.http import HttpClient
+
 FEED_URL = "https://rss.arxiv.org/rss/"
 REPLACEMENTS = frozenset({"replace", "replace-cross"})
 _ANNOUNCE = re.compile(r"Announce Type:\s*([\w-]+)")
@@ -54,7 +57,7 @@ class ArxivRssSource(Source):
     def __init__(
         self,
         *,
-        client: Any = None,
+        client: HttpClient | None = None,
         categories: list[str] | None = None,
         include_replacements: bool | None = None,
     ) -> None:
@@ -76,8 +79,7 @@ class ArxivRssSource(Source):
             # The feed is always the latest announcement; it says nothing about other days.
             left_out = FetchResult(day=result.day)
             left_out.skip(
-                f"feed announces {result.day}, not {day}: "
-                f"{len(result.papers)} paper(s) left out",
+                f"feed announces {result.day}, not {day}: {len(result.papers)} paper(s) left out",
                 kind=SKIP_FILTERED,
             )
             return left_out
@@ -113,9 +115,7 @@ class ArxivRssSource(Source):
         return result
 
 
-def _parse_entry(
-    entry: Any, *, feed_day: date | None, source: str
-) -> tuple[PaperData | None, str]:
+def _parse_entry(entry: Any, *, feed_day: date | None, source: str) -> tuple[PaperData | None, str]:
     raw_title = entry.get("title") or ""
     suffix = _RDF_SUFFIX.search(raw_title)
     arxiv_id = _entry_id(entry, suffix)

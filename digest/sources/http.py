@@ -25,7 +25,6 @@ BACKOFF_MAX_SECONDS = 60.0
 # A Retry-After far in the future (HF sometimes says minutes) would block a worker;
 # past this we give up and let the later beat retry pick it up.
 RETRY_AFTER_MAX_SECONDS = 300.0
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 def sleep(seconds: float) -> None:
@@ -50,6 +49,7 @@ class HttpClient:
     def get(self, url: str, *, params: Mapping[str, str] | None = None) -> httpx.Response:
         """GET with retries; returns a 2xx response or raises ``SourceError``."""
         attempts = max(self.retries, 0) + 1
+        target = str(httpx.URL(url, params=params))  # for messages: which day failed
         with httpx.Client(
             timeout=self.timeout,
             headers={"User-Agent": self.user_agent},
@@ -61,8 +61,8 @@ class HttpClient:
                     return response
                 assert problem is not None
                 if attempt == attempts or problem.delay is None:
-                    raise SourceError(f"GET {url} failed after {attempt} attempt(s): {problem}")
-                logger.warning("GET %s: %s; retrying in %.1fs", url, problem, problem.delay)
+                    raise SourceError(f"GET {target} failed after {attempt} attempt(s): {problem}")
+                logger.warning("GET %s: %s; retrying in %.1fs", target, problem, problem.delay)
                 (self._sleep_func or sleep)(problem.delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -88,7 +88,7 @@ def _try_once(
         return None, _Problem(f"{type(exc).__name__}: {exc}".rstrip(": "), backoff)
     if response.is_success:
         return response, None
-    if response.status_code in RETRYABLE_STATUS:
+    if response.status_code == 429 or response.is_server_error:
         delay = _retry_after(response.headers.get("Retry-After"))
         if delay is not None and delay > RETRY_AFTER_MAX_SECONDS:
             return None, _Problem(f"HTTP {response.status_code}, Retry-After {delay:.0f}s")

@@ -478,3 +478,21 @@ def test_it_lists_a_real_day_in_hf_order():
     assert [p.arxiv_id for p in papers[:3]] == ["2606.30534", "2606.28436", "2606.31315"]
     upvotes = [p.upvotes for p in papers]
     assert upvotes == sorted(upvotes, reverse=True)
+
+
+# --- admin --------------------------------------------------------------------------
+
+
+@respx.mock
+def test_it_shows_runs_with_their_skipped_reasons_in_the_admin(admin_client):
+    serve_hf_api(broken("hf_api_bad_items.json"), day=date(2024, 3, 12))
+    run = catalogue_fetch(source="hf_api", day=date(2024, 3, 12))
+
+    listing = admin_client.get("/admin/digest/fetchrun/")
+    detail = admin_client.get(f"/admin/digest/fetchrun/{run.pk}/change/")
+    papers = admin_client.get("/admin/digest/paper/", {"q": "VideoMamba"})
+
+    assert listing.status_code == 200 and "partial" in listing.content.decode().lower()
+    assert detail.status_code == 200
+    assert "not an arXiv id: &#x27;not-an-arxiv-id&#x27;" in detail.content.decode()
+    assert papers.status_code == 200 and "2403.06977" in papers.content.decode()

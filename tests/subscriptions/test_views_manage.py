@@ -42,7 +42,9 @@ def _prefs(**overrides) -> dict:
 
 def test_it_shows_the_current_preferences(subscriber_factory, client):
     sub = subscriber_factory(interests="graph neural networks", timezone="Asia/Tokyo", send_hour=6)
-    html = client.get(_url("manage", sub)).content.decode()
+    response = client.get(_url("manage", sub))
+    html = response.content.decode()
+    assert "no-store" in response["Cache-Control"]  # personal page behind a secret URL
     assert "graph neural networks</textarea>" in html
     assert '<option value="Asia/Tokyo" selected>' in html
     assert '<option value="6" selected>' in html

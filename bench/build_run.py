@@ -1,0 +1,153 @@
+"""Build and render a digest run for many synthetic subscribers over 300 real papers.
+
+Timed, in a fresh process per run (so peak RSS is the run's own):
+  build  = digest_run_build(): load the due subscribers, no-repeat exclusions, profiles,
+           rank_for_all, bulk_create of the deliveries (picks snapshot) on PostgreSQL;
+  render = every delivery's full email (subject, text, CSS-inlined HTML with its signed
+           links) from the run's snapshot, as the send path renders it (not sent).
+Not timed: creating the subscribers and papers.
+
+    createdb -h 127.0.0.1 -U postgres digest_runs_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/digest_runs_bench \
+        .venv/bin/python bench/build_run.py --sizes 10000 100000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+DAY = date(2026, 11, 17)
+CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "stat.ML", "cs.IR"]
+
+
+def _django() -> None:
+    import django
+
+    django.setup()
+
+
+def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
+    from django.core.management import call_command
+
+    from bench._papers import load_papers
+    from digest.models import Delivery, DigestRun, Paper, PaperTrend
+    from subscriptions.models import Subscriber
+
+    call_command("migrate", verbosity=0)
+    Delivery.objects.all().delete()
+    DigestRun.objects.all().delete()
+    Subscriber.objects.all().delete()
+    PaperTrend.objects.all().delete()
+    Paper.objects.all().delete()
+    real = load_papers()[:n_papers]
+    rng = random.Random(seed)
+    papers = Paper.objects.bulk_create(
+        Paper(
+            arxiv_id=p.candidate.arxiv_id,
+            title=p.candidate.title,
+            abstract=p.candidate.abstract,
+            authors=list(p.candidate.authors),
+            ai_keywords=list(p.candidate.ai_keywords),
+            categories=[rng.choice(CATEGORIES)],
+            upvotes=p.candidate.upvotes,
+            ai_summary=p.candidate.abstract[:300],
+            github_repo="https://github.com/example/code" if i % 3 == 0 else "",
+            github_stars=100 + i if i % 3 == 0 else None,
+            sources=["hf_api"],
+        )
+        for i, p in enumerate(real)
+    )
+    PaperTrend.objects.bulk_create(
+        PaperTrend(paper=p, day=DAY, source="hf_api", rank=i + 1, upvotes=p.upvotes)
+        for i, p in enumerate(papers)
+    )
+    keywords = sorted({k for p in real for k in p.candidate.ai_keywords}) or ["transformers"]
+    Subscriber.objects.bulk_create(
+        (
+            Subscriber(
+                email=f"bench{i}@example.com",
+                status=Subscriber.Status.ACTIVE,
+                interests=", ".join(rng.sample(keywords, k=min(3, len(keywords)))),
+                categories=rng.sample(CATEGORIES, k=2),
+                digest_size=rng.choice([5, 10, 20]),
+            )
+            for i in range(n_subscribers)
+        ),
+        batch_size=5000,
+    )
+    print(f"setup: {len(papers)} papers, {n_subscribers} subscribers", file=sys.stderr)
+
+
+def measure() -> dict[str, float]:
+    from digest import services
+    from digest.emails import renderer_for
+    from digest.models import Delivery, DigestRun
+
+    DigestRun.objects.all().delete()
+    started = time.perf_counter()
+    run = services.digest_run_build(day=DAY)
+    built = time.perf_counter()
+    renderer = renderer_for(run)
+    size = rendered = 0
+    deliveries = Delivery.objects.filter(run=run).select_related("subscriber").order_by()
+    for delivery in deliveries.iterator(chunk_size=2000):
+        out = renderer.render(
+            delivery_id=delivery.pk, subscriber=delivery.subscriber, picks=delivery.picks
+        )
+        size += len(out.html)
+        rendered += 1
+    finished = time.perf_counter()
+    return {
+        "deliveries": rendered,
+        "build_s": built - started,
+        "render_s": finished - built,
+        "total_s": finished - started,
+        "digests_per_s": rendered / (finished - started),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mean_html_kb": size / max(rendered, 1) / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--papers", type=int, default=300)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    _django()
+    if args.child:
+        print(json.dumps(measure()))
+        return
+    for size in args.sizes:
+        setup_data(size, args.papers)
+        results = [_child() for _ in range(args.runs)]
+        summary = {key: statistics.median(r[key] for r in results) for key in results[0]}
+        print(json.dumps({"subscribers": size, "runs": args.runs, "median": summary}))
+        for result in results:
+            print("  run:", json.dumps({k: round(v, 2) for k, v in result.items()}))
+
+
+def _child() -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child"], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()
