@@ -2,9 +2,11 @@
 
 Timed, in a fresh process per run (so peak RSS is the run's own):
   build  = digest_run_build(): load the due subscribers, no-repeat exclusions, profiles,
-           rank_for_all, bulk_create of the deliveries (picks snapshot) on PostgreSQL;
+           rank_for_all, insert of the deliveries (picks snapshot) on PostgreSQL;
   render = every delivery's full email (subject, text, CSS-inlined HTML with its signed
-           links) from the run's snapshot, as the send path renders it (not sent).
+           links) from the run's snapshot, as the send path renders it (not sent), split
+           over --render-processes forked processes (2, like the two send workers).
+Peak RSS is the largest of the builder and the renderers.
 Not timed: creating the subscribers and papers.
 
     createdb -h 127.0.0.1 -U postgres digest_runs_bench
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import resource
@@ -38,6 +41,10 @@ def _django() -> None:
     import django
 
     django.setup()
+    # Until digest/ranking_inputs.py lands; a no-op once it exists.
+    from tests.digest.runs.ranking_fallback import install_ranking_inputs_fallback
+
+    install_ranking_inputs_fallback()
 
 
 def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
@@ -92,33 +99,56 @@ def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
     print(f"setup: {len(papers)} papers, {n_subscribers} subscribers", file=sys.stderr)
 
 
-def measure() -> dict[str, float]:
-    from digest import services
+def _render_share(run_id: int, workers: int, index: int) -> tuple[int, int]:
+    """Render every ``workers``-th delivery, as one of ``workers`` send processes would."""
     from digest.emails import renderer_for
     from digest.models import Delivery, DigestRun
 
-    DigestRun.objects.all().delete()
-    started = time.perf_counter()
-    run = services.digest_run_build(day=DAY)
-    built = time.perf_counter()
-    renderer = renderer_for(run)
+    renderer = renderer_for(DigestRun.objects.get(pk=run_id))
+    deliveries = Delivery.objects.filter(run_id=run_id).select_related("subscriber").order_by()
+    if workers > 1:
+        deliveries = deliveries.extra(
+            where=["digest_delivery.id %% %s = %s"], params=[workers, index]
+        )
     size = rendered = 0
-    deliveries = Delivery.objects.filter(run=run).select_related("subscriber").order_by()
     for delivery in deliveries.iterator(chunk_size=2000):
         out = renderer.render(
             delivery_id=delivery.pk, subscriber=delivery.subscriber, picks=delivery.picks
         )
         size += len(out.html)
         rendered += 1
+    return rendered, size
+
+
+def measure(render_processes: int) -> dict[str, float]:
+    from django.db import connections
+
+    from digest import services
+    from digest.models import DigestRun
+
+    DigestRun.objects.all().delete()
+    started = time.perf_counter()
+    run = services.digest_run_build(day=DAY)
+    built = time.perf_counter()
+    connections.close_all()  # each forked renderer opens its own connection
+    with multiprocessing.get_context("fork").Pool(render_processes) as pool:
+        shares = pool.starmap(
+            _render_share, [(run.pk, render_processes, i) for i in range(render_processes)]
+        )
     finished = time.perf_counter()
+    rendered = sum(n for n, _ in shares)
+    peak = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
     return {
         "deliveries": rendered,
         "build_s": built - started,
         "render_s": finished - built,
         "total_s": finished - started,
         "digests_per_s": rendered / (finished - started),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "mean_html_kb": size / max(rendered, 1) / 1024,
+        "peak_rss_mb": peak / 1024,
+        "mean_html_kb": sum(size for _, size in shares) / max(rendered, 1) / 1024,
     }
 
 
@@ -127,25 +157,27 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--papers", type=int, default=300)
+    parser.add_argument(
+        "--render-processes", type=int, default=2, help="like the send workers (default 2)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     _django()
     if args.child:
-        print(json.dumps(measure()))
+        print(json.dumps(measure(args.render_processes)))
         return
     for size in args.sizes:
         setup_data(size, args.papers)
-        results = [_child() for _ in range(args.runs)]
+        results = [_child(args.render_processes) for _ in range(args.runs)]
         summary = {key: statistics.median(r[key] for r in results) for key in results[0]}
         print(json.dumps({"subscribers": size, "runs": args.runs, "median": summary}))
         for result in results:
             print("  run:", json.dumps({k: round(v, 2) for k, v in result.items()}))
 
 
-def _child() -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child"], check=True, capture_output=True, text=True
-    )
+def _child(render_processes: int) -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", "--render-processes", str(render_processes)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from digest import ranking_semantic
 from digest.ranking_text import (
@@ -51,10 +52,11 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 # distinctive phrase in the title, or two in the abstract.
 KEYWORD_SATURATION = 4.0
 FIELD_WEIGHTS = {"title": 2.0, "ai_keywords": 2.0, "abstract": 1.0}
-# Cosine similarity (tf-idf) to a liked/disliked paper, mapped linearly to [0, 1]:
-# unrelated papers sit below the floor, papers on the same narrow topic near the top.
-SIM_FLOOR = 0.05
-SIM_FULL = 0.40
+# Cosine similarity (tf-idf) to liked/disliked papers, mapped linearly to [0, 1]. On the
+# real HF papers the median cosine of two random papers is about 0.03 and of two papers
+# on one topic 0.06-0.1 (abstracts share few exact words); near-duplicates are above 0.8.
+SIM_FLOOR = 0.03
+SIM_FULL = 0.25
 # Two papers this similar are the same work twice (versions, companion papers).
 NEAR_DUPLICATE = 0.8
 LIKED_REASON_MIN = 0.25
@@ -108,17 +110,34 @@ def rank_for_all(
     """Top ``profile.k`` candidates for each profile, best first, with a score and a reason."""
     if not candidates or not profiles:
         return [[] for _ in profiles]
-    w = resolve_weights(weights)
+    # Millions of small acyclic objects (picks, reasons): without this the cyclic GC
+    # rescans all of them again and again and the run gets slower than linear.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _rank(candidates, profiles, reference, resolve_weights(weights))
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _rank(
+    candidates: Sequence[Candidate],
+    profiles: Sequence[Profile],
+    reference: Sequence[Candidate],
+    w: Mapping[str, float],
+) -> list[list[Pick]]:
     corpus = _Corpus(candidates, reference)
     enc = _ProfileArrays(profiles, corpus)
     semantic = _semantic_scorer(corpus, enc, w)
     reasons = _ReasonBuilder(corpus, enc)
     out: list[list[Pick]] = [[] for _ in profiles]
     for rows in enc.chunks():
-        signals = _signals(corpus, enc, rows, semantic)
+        chunk = _Chunk(enc, rows)
+        signals = _signals(corpus, enc, chunk, semantic)
         base = _blend(signals, w, corpus.popularity)
-        picked = _select(corpus, enc.k[rows], base, signals, w["diversity"])
-        reasons.emit(rows, picked, base, signals, out)
+        picked = _select(corpus, chunk.k, base, signals, w["diversity"])
+        reasons.emit(chunk, picked, base, signals, out)
     return out
 
 
@@ -150,10 +169,12 @@ class _Corpus:
         self.row = {d.arxiv_id: i for i, d in enumerate(self.docs)}
         self.ids = np.array([c.arxiv_id for c in unique], object)
         self.fields = [_fields(d) for d in self.docs]
-        vectors = _word_vectors(self.fields)
+        every_term, shared_terms = _word_vectors(self.fields)
+        candidates_only = every_term[: self.n]
+        self.dup_sim = (candidates_only @ candidates_only.T).toarray().astype(np.float32)
         # Similarity of every document to every candidate, plus one all-zero row that
         # padded "no paper" slots point at.
-        sim = (vectors @ vectors[: self.n].T).toarray().astype(np.float32)
+        sim = (shared_terms @ shared_terms[: self.n].T).toarray().astype(np.float32)
         self.pad_row = len(self.docs)
         self.sim = np.vstack([sim, np.zeros((1, self.n), np.float32)])
         self.popularity = _popularity(unique)
@@ -170,13 +191,27 @@ def _fields(doc: Candidate) -> list[tuple[list[list[str]], float]]:
     return fields
 
 
-def _word_vectors(fields: list[list[tuple[list[list[str]], float]]]) -> sparse.csr_matrix:
-    """L2-normalised tf-idf of words and word bigrams (stop words dropped), one row a doc."""
+def _word_vectors(
+    fields: list[list[tuple[list[list[str]], float]]],
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """L2-normalised tf-idf of words and word bigrams (stop words dropped), one row a doc.
+
+    Two versions: with every term (to tell near-duplicates apart, even on a day of two
+    papers), and with only the terms of two papers or more (for the liked/disliked
+    signals: a term of one paper cannot make two papers similar, it only dilutes).
+    """
     docs = [[seg for segs, _ in f for seg in segs] for f in fields]
     vectorizer = TfidfVectorizer(
-        analyzer=_unigrams_and_bigrams, sublinear_tf=True, dtype=np.float32
+        analyzer=_unigrams_and_bigrams, sublinear_tf=True, norm=None, dtype=np.float32
     )
-    return vectorizer.fit_transform(docs)
+    try:
+        weights = vectorizer.fit_transform(docs)
+    except ValueError:  # not one word left (titles only, all stop words): nothing is similar
+        weights = sparse.csr_matrix((len(docs), 1), dtype=np.float32)
+    shared = np.flatnonzero(np.diff(weights.tocsc().indptr) >= 2)
+    if shared.size == 0:
+        return normalize(weights), sparse.csr_matrix((len(docs), 1), dtype=np.float32)
+    return normalize(weights), normalize(weights[:, shared])
 
 
 def _unigrams_and_bigrams(segs: list[list[str]]) -> list[str]:
@@ -303,6 +338,24 @@ class _ProfileArrays:
         return [order[i : i + CHUNK_ROWS] for i in range(0, len(order), CHUNK_ROWS)]
 
 
+class _Chunk:
+    """A block of profiles scored together, with its padded arrays cut to its own width."""
+
+    def __init__(self, enc: _ProfileArrays, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.k = enc.k[rows]
+        self.liked = _trim(enc.liked[rows], enc.pad_row)
+        self.disliked = _trim(enc.disliked[rows], enc.pad_row)
+        self.phrases = _trim(enc.phrases[rows], len(enc.phrase_text))
+        self.categories = _trim(enc.categories[rows], len(enc.category_text))
+        self.authors = _trim(enc.authors[rows], len(enc.author_text))
+
+
+def _trim(padded: np.ndarray, pad: int) -> np.ndarray:
+    width = int((padded != pad).sum(axis=1).max(initial=0))
+    return padded[:, : max(width, 1)]
+
+
 def _vocabulary(
     papers: Sequence[Sequence[str]], wanted: Sequence[Sequence[str]], norm: Callable[[str], str]
 ) -> tuple[list[str], _Ragged, _Ragged]:
@@ -350,14 +403,15 @@ def _semantic_scorer(
 def _signals(
     corpus: _Corpus,
     enc: _ProfileArrays,
-    rows: np.ndarray,
+    chunk: _Chunk,
     semantic: ranking_semantic.SemanticScorer | None,
 ) -> dict[str, np.ndarray]:
+    rows = chunk.rows
     raw = np.asarray(enc.phrase_matrix[rows] @ enc.phrase_weights[:, :-1].T, np.float32)
     signals = {
         "keywords": 1.0 - np.exp(-raw / np.float32(KEYWORD_SATURATION)),
-        "liked": _similarity(corpus.sim, enc.liked[rows]),
-        "disliked": _similarity(corpus.sim, enc.disliked[rows]),
+        "liked": _liked_similarity(corpus.sim, chunk.liked, corpus.pad_row),
+        "disliked": _disliked_similarity(corpus.sim, chunk.disliked),
         "categories": _hits(enc.category_matrix[rows], enc.paper_categories),
         "authors": _hits(enc.author_matrix[rows], enc.paper_authors),
         "excluded": enc.excluded[rows].toarray(),
@@ -367,18 +421,31 @@ def _signals(
     return signals
 
 
-def _similarity(sim: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """Nearest-neighbour similarity: the best cosine to any of the profile's papers.
+def _liked_similarity(sim: np.ndarray, docs: np.ndarray, pad: int) -> np.ndarray:
+    """Mean cosine to the liked papers: the dot product with their (unnormalised) centroid.
 
-    The maximum, not the centroid, so a reader who liked papers on two topics gets
-    papers on either, not papers halfway between.
+    On the quality benchmark the centroid beat the nearest liked paper (max) clearly;
+    see docs/benchmarks.md.
     """
-    best = sim[docs[:, 0]]
+    total = sim[docs[:, 0]].copy()
+    for j in range(1, docs.shape[1]):
+        total += sim[docs[:, j]]
+    count = np.maximum((docs != pad).sum(axis=1, keepdims=True), 1).astype(np.float32)
+    return _scaled(total / count)
+
+
+def _disliked_similarity(sim: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Best cosine to any disliked paper: one close dislike is enough to push a paper down."""
+    best = sim[docs[:, 0]].copy()
     for j in range(1, docs.shape[1]):
         np.maximum(best, sim[docs[:, j]], out=best)
-    best -= np.float32(SIM_FLOOR)
-    best *= np.float32(1.0 / (SIM_FULL - SIM_FLOOR))
-    return np.clip(best, 0.0, 1.0, out=best)
+    return _scaled(best)
+
+
+def _scaled(cosine: np.ndarray) -> np.ndarray:
+    cosine -= np.float32(SIM_FLOOR)
+    cosine *= np.float32(1.0 / (SIM_FULL - SIM_FLOOR))
+    return np.clip(cosine, 0.0, 1.0, out=cosine)
 
 
 def _hits(profile_matrix: sparse.csr_matrix, paper_matrix: np.ndarray) -> np.ndarray:
@@ -422,10 +489,7 @@ def _select(
     forced = signals["authors"] > 0
     key = np.where(signals["excluded"], -np.inf, base + np.float32(FORCED) * forced)
     width = min(n, max(3 * k_max, k_max + 20))
-    if width < n:
-        top = np.argpartition(-key, width - 1, axis=1)[:, :width]
-    else:
-        top = np.broadcast_to(np.arange(n), (n_rows, n))
+    top = _top_columns(key, width)
     live = np.take_along_axis(key, top, axis=1)  # -inf: unavailable
     must = np.take_along_axis(forced, top, axis=1)
     penalty = np.float32(diversity) * np.abs(
@@ -439,11 +503,27 @@ def _select(
         paper = top[line, j]
         picked[:, step] = np.where(ok, paper, -1)
         live[line, j] = -np.inf
-        sims = corpus.sim[paper[:, None], top]
+        sims = np.take(corpus.dup_sim, paper[:, None] * n + top)
         sims[~ok] = 0.0
         np.maximum(near, sims, out=near)
         live[(sims >= NEAR_DUPLICATE) & ~must] = -np.inf
     return picked
+
+
+def _top_columns(key: np.ndarray, width: int) -> np.ndarray:
+    """(rows x width) column indices of each row's ``width`` largest values (any order).
+
+    A value partition plus a threshold is several times faster than argpartition; of
+    values tied at the threshold, the leftmost are kept.
+    """
+    n_rows, n = key.shape
+    if width >= n:
+        return np.broadcast_to(np.arange(n), (n_rows, n))
+    threshold = -np.partition(-key, width - 1, axis=1)[:, width - 1 : width]
+    rows, cols = np.nonzero(key >= threshold)
+    start = np.searchsorted(rows, np.arange(n_rows))
+    keep = np.arange(len(rows)) - start[rows] < width
+    return cols[keep].reshape(n_rows, width)
 
 
 # --- Picks and reasons --------------------------------------------------------------
@@ -465,40 +545,38 @@ class _ReasonBuilder:
 
     def emit(
         self,
-        rows: np.ndarray,
+        chunk: _Chunk,
         picked: np.ndarray,
         base: np.ndarray,
         signals: Mapping[str, np.ndarray],
         out: list[list[Pick]],
     ) -> None:
-        ks = self.enc.k[rows]
-        local, slot = np.nonzero((picked >= 0) & (np.arange(picked.shape[1]) < ks[:, None]))
+        rows = chunk.rows
+        local, slot = np.nonzero((picked >= 0) & (np.arange(picked.shape[1]) < chunk.k[:, None]))
         paper = picked[local, slot]
         # Forced picks carry FORCED in the selection key only: scores stay comparable.
         score = base[local, paper]
         order = np.lexsort((-score, local))  # by row, best first
         local, paper, score = local[order], paper[order], score[order]
-        reason, reasons = self._texts(rows[local], local, paper, signals)
-        gc.disable()  # a million small objects: the cyclic GC would rescan them repeatedly
-        try:
-            ids = self.corpus.ids[paper].tolist()
-            flat = list(map(Pick, ids, np.round(score, 4).tolist(), reason, reasons))
-        finally:
-            gc.enable()
+        reason, reasons = self._texts(chunk, local, paper, signals)
+        ids = self.corpus.ids[paper].tolist()
+        flat = list(
+            map(_new_pick, ids, np.round(score.astype(np.float64), 4).tolist(), reason, reasons)
+        )
         bounds = np.searchsorted(local, np.arange(len(rows) + 1)).tolist()
         for i, s in enumerate(rows.tolist()):
             out[s] = flat[bounds[i] : bounds[i + 1]]
 
     def _texts(
         self,
-        subs: np.ndarray,
+        chunk: _Chunk,
         local: np.ndarray,
         paper: np.ndarray,
         signals: Mapping[str, np.ndarray],
     ) -> tuple[list[str], list[tuple[str, ...]]]:
         """Reason parts in a fixed order (author, phrases, liked paper, category, trending),
         at most MAX_REASON_PARTS of them; trending also stands in when nothing else applies."""
-        parts = self._parts(subs, local, paper, signals)
+        parts = self._parts(chunk, local, paper, signals)
         present = np.stack([p != None for p in parts], axis=1)  # noqa: E711 (element-wise)
         trending = self.corpus.popularity[paper] >= TRENDING_REASON_MIN
         present[:, -1] = trending | ~present[:, :-1].any(axis=1)
@@ -517,7 +595,7 @@ class _ReasonBuilder:
 
     def _parts(
         self,
-        subs: np.ndarray,
+        chunk: _Chunk,
         local: np.ndarray,
         paper: np.ndarray,
         signals: Mapping[str, np.ndarray],
@@ -525,17 +603,19 @@ class _ReasonBuilder:
         """Per pick, the text of each reason part (object arrays, None where it does not apply)."""
         enc, corpus = self.enc, self.corpus
         column = paper[:, None]
-        line = np.arange(len(subs))
-        author = _first_hit(enc.paper_has_author[column, enc.authors[subs]], enc.authors[subs])
-        liked_docs = enc.liked[subs]
-        liked = liked_docs[line, corpus.sim[liked_docs, column].argmax(axis=1)]
-        liked[signals["liked"][local, paper] < LIKED_REASON_MIN] = -1
-        category = _first_hit(
-            enc.paper_has_category[column, enc.categories[subs]], enc.categories[subs]
-        )
+        authors = chunk.authors[local]
+        author = _first_hit(enc.paper_has_author[column, authors], authors)
+        # Name the liked paper closest to the pick, where the likeness is worth a mention.
+        liked = np.full(len(local), -1, np.int64)
+        shown = np.flatnonzero(signals["liked"][local, paper] >= LIKED_REASON_MIN)
+        docs = chunk.liked[local[shown]]
+        best = corpus.sim[docs, paper[shown, None]].argmax(axis=1)
+        liked[shown] = docs[np.arange(len(shown)), best]
+        categories = chunk.categories[local]
+        category = _first_hit(enc.paper_has_category[column, categories], categories)
         return [
             self.author_part[author],
-            self._phrase_parts(subs, local, paper, signals),
+            self._phrase_parts(chunk, local, paper, signals),
             self.liked_part[liked],
             self.category_part[category],
             self.trending_part[paper],  # shown only when trending or alone, see _texts
@@ -543,15 +623,15 @@ class _ReasonBuilder:
 
     def _phrase_parts(
         self,
-        subs: np.ndarray,
+        chunk: _Chunk,
         local: np.ndarray,
         paper: np.ndarray,
         signals: Mapping[str, np.ndarray],
     ) -> np.ndarray:
         """ "matches 'a', 'b'": the profile's two phrases that weigh most in the paper."""
-        phrase_ids = self.enc.phrases[subs]
+        phrase_ids = chunk.phrases[local]
         weights = self.enc.phrase_weights[paper[:, None], phrase_ids]
-        line = np.arange(len(subs))
+        line = np.arange(len(local))
         first = weights.argmax(axis=1)
         has_first = weights[line, first] > 0
         weights[line, first] = 0.0
@@ -574,6 +654,25 @@ class _ReasonBuilder:
             return None
         quoted = ", ".join(f"'{self.enc.phrase_text[p]}'" for p in (one, two) if p >= 0)
         return f"matches {quoted}"
+
+
+def _new_pick(arxiv_id: str, score: float, reason: str, reasons: tuple[str, ...]) -> Pick:
+    """Pick(...) without the frozen dataclass __init__, which goes through
+    object.__setattr__ once per field: this is about twice as fast, and a run makes a
+    million of them (100,000 subscribers x 10 picks)."""
+    pick = _object_new(Pick)
+    _set_id(pick, arxiv_id)
+    _set_score(pick, score)
+    _set_reason(pick, reason)
+    _set_reasons(pick, reasons)
+    return pick
+
+
+_object_new = object.__new__
+_set_id = Pick.arxiv_id.__set__  # type: ignore[attr-defined]
+_set_score = Pick.score.__set__  # type: ignore[attr-defined]
+_set_reason = Pick.reason.__set__  # type: ignore[attr-defined]
+_set_reasons = Pick.reasons.__set__  # type: ignore[attr-defined]
 
 
 def _table(texts: list[str]) -> np.ndarray:

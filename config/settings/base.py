@@ -205,6 +205,10 @@ DIGEST_RANKING_WEIGHTS = {
     "categories": env.float("DIGEST_WEIGHT_CATEGORIES", default=0.3),
     "authors": env.float("DIGEST_WEIGHT_AUTHORS", default=1.0),
     "popularity": env.float("DIGEST_WEIGHT_POPULARITY", default=0.25),
+    # Used only with DIGEST_SEMANTIC=True and the extra installed.
+    "semantic": env.float("DIGEST_WEIGHT_SEMANTIC", default=0.5),
+    # MMR: similarity to a paper already picked costs this share of a paper's score.
+    "diversity": env.float("DIGEST_WEIGHT_DIVERSITY", default=0.5),
 }
 # Optional sentence-embedding blend (pip install .[semantic]).
 DIGEST_SEMANTIC = env.bool("DIGEST_SEMANTIC", default=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 import css_inline
+import time_machine
 
 from digest import emails
 from digest.emails import RunRenderer, paper_snapshot
@@ -116,3 +117,17 @@ def test_it_sets_list_and_tracking_headers_and_anymail_metadata(db, settings):
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message.metadata == {"run_id": "9", "delivery_id": "42"}
     assert "digest" in message.tags
+
+
+@time_machine.travel("2026-11-17 08:00:00+00:00", tick=False)  # signatures carry a timestamp
+def test_its_cached_links_are_the_same_as_the_token_modules(db):
+    from subscriptions import tokens
+
+    subscriber = SubscriberFactory()
+    links = emails._Links()
+    assert links.feedback(subscriber, "2607.00001", "like") == tokens.feedback_url(
+        subscriber, "2607.00001", "like"
+    )
+    assert links.unsubscribe(subscriber) == tokens.unsubscribe_url(subscriber)
+    assert links.manage(subscriber) == tokens.manage_url(subscriber)
+    assert links.web_version(subscriber, 12) == tokens.web_version_url(subscriber, 12)

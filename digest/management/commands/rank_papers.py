@@ -1,0 +1,103 @@
+"""Preview the personal ranking for an ad-hoc profile over papers given as JSON lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+from django.utils import timezone
+
+from digest.ranking import Candidate, Profile, parse_interests, rank_for_all
+from digest.ranking_inputs import reference_candidates
+
+
+class Command(BaseCommand):
+    help = (
+        "Rank papers (JSON lines with arxiv_id, title, abstract and optional upvotes, "
+        "authors, categories, ai_keywords) for one profile; print scores and reasons."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--papers", required=True, type=Path, help="JSON lines file")
+        parser.add_argument("--interests", default="", help='e.g. "diffusion, video generation"')
+        parser.add_argument("--liked", nargs="*", default=[], metavar="ARXIV_ID")
+        parser.add_argument("--disliked", nargs="*", default=[], metavar="ARXIV_ID")
+        parser.add_argument("--categories", nargs="*", default=[], metavar="CATEGORY")
+        parser.add_argument("--authors", nargs="*", default=[], metavar="NAME", help="followed")
+        parser.add_argument("--top", type=int, default=10, metavar="K")
+        parser.add_argument("--json", action="store_true", help="print a JSON array instead")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        papers = _read_papers(options["papers"])
+        profile = Profile(
+            key="preview",
+            interests=parse_interests(options["interests"]),
+            categories=tuple(options["categories"]),
+            liked=tuple(options["liked"]),
+            disliked=tuple(options["disliked"]),
+            authors=tuple(options["authors"]),
+            k=options["top"],
+        )
+        reference = self._reference(papers, [*profile.liked, *profile.disliked])
+        picks = rank_for_all(papers, [profile], reference=reference)[0]
+        titles = {p.arxiv_id: p.title for p in papers}
+        if options["json"]:
+            rows = [
+                {"arxiv_id": p.arxiv_id, "title": titles[p.arxiv_id], "score": p.score,
+                 "reason": p.reason, "reasons": list(p.reasons)}
+                for p in picks
+            ]  # fmt: skip
+            self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        for rank, p in enumerate(picks, 1):
+            self.stdout.write(f"{rank:>2}. {p.score:6.3f}  {p.arxiv_id}  {titles[p.arxiv_id]}")
+            self.stdout.write(f"              {p.reason}")
+
+    def _reference(self, papers: list[Candidate], wanted: list[str]) -> list[Candidate]:
+        """Liked/disliked papers missing from the file come from the catalogue, if any."""
+        in_file = {p.arxiv_id for p in papers}
+        missing = [a for a in wanted if a not in in_file]
+        if not missing:
+            return []
+        try:
+            found = reference_candidates(missing, today=timezone.localdate())
+        except DatabaseError:  # no database (or not migrated): the file is all we have
+            found = []
+        unknown = sorted(set(missing) - {c.arxiv_id for c in found})
+        if unknown:
+            self.stderr.write(f"Not in the file nor the catalogue, ignored: {', '.join(unknown)}")
+        return found
+
+
+def _read_papers(path: Path) -> list[Candidate]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    papers = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            papers.append(_candidate(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CommandError(f"{path}:{number}: not a paper ({exc})") from exc
+    if not papers:
+        raise CommandError(f"{path}: no papers")
+    return papers
+
+
+def _candidate(row: dict[str, Any]) -> Candidate:
+    return Candidate(
+        arxiv_id=str(row["arxiv_id"]),
+        title=str(row["title"]),
+        abstract=str(row.get("abstract") or ""),
+        authors=tuple(str(a) for a in row.get("authors") or ()),
+        ai_keywords=tuple(str(k) for k in row.get("ai_keywords") or ()),
+        categories=tuple(str(c) for c in row.get("categories") or ()),
+        upvotes=int(row.get("upvotes") or 0),
+        age_days=float(row.get("age_days") or 0.0),
+    )

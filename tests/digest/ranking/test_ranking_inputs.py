@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from digest.ranking import Profile
+from digest.ranking_inputs import (
+    candidate_from_paper,
+    profiles_for_subscribers,
+    reference_candidates,
+)
+from subscriptions.models import PaperFeedback
+
+TODAY = date(2026, 7, 10)
+
+
+@pytest.mark.django_db
+def test_it_builds_a_candidate_from_a_catalogue_paper(paper_factory):
+    paper = paper_factory(
+        arxiv_id="2607.01234",
+        title="Video diffusion",
+        abstract="Long videos.",
+        authors=["Ada Lovelace"],
+        ai_keywords=["video diffusion"],
+        categories=["cs.CV"],
+        upvotes=42,
+        published_at=datetime(2026, 7, 7, 12, tzinfo=UTC),
+    )
+    candidate = candidate_from_paper(paper, today=TODAY)
+    assert candidate.arxiv_id == "2607.01234"
+    assert candidate.authors == ("Ada Lovelace",)
+    assert candidate.ai_keywords == ("video diffusion",)
+    assert candidate.categories == ("cs.CV",)
+    assert candidate.upvotes == 42
+    assert candidate.age_days == 3.0
+
+
+@pytest.mark.django_db
+def test_it_builds_profiles_with_feedback_in_one_query(
+    subscriber_factory, django_assert_num_queries
+):
+    ada = subscriber_factory(
+        interests="diffusion models; RAG\nrobots",
+        categories=["cs.CV"],
+        followed_authors=["Yann LeCun"],
+        digest_size=5,
+    )
+    bob = subscriber_factory(interests="")
+    PaperFeedback.objects.create(subscriber=ada, arxiv_id="2607.1", kind="like")
+    PaperFeedback.objects.create(subscriber=ada, arxiv_id="2607.2", kind="dislike")
+    PaperFeedback.objects.create(subscriber=bob, arxiv_id="2607.3", kind="like")
+    with django_assert_num_queries(1):
+        profiles = profiles_for_subscribers([ada, bob], exclude={ada.pk: {"2607.9"}})
+    assert profiles == [
+        Profile(
+            key=ada.pk,
+            interests=("diffusion models", "RAG", "robots"),
+            categories=("cs.CV",),
+            liked=("2607.1",),
+            disliked=("2607.2",),
+            authors=("Yann LeCun",),
+            exclude=frozenset({"2607.9"}),
+            k=5,
+        ),
+        Profile(key=bob.pk, liked=("2607.3",), k=10),
+    ]
+
+
+@pytest.mark.django_db
+def test_it_reads_reference_papers_from_the_catalogue(paper_factory):
+    paper_factory(arxiv_id="2601.00001", title="Liked long ago")
+    paper_factory(arxiv_id="2601.00002", title="Not asked for")
+    found = reference_candidates(["2601.00001", "2601.00001", "9999.99999"], today=TODAY)
+    assert [c.title for c in found] == ["Liked long ago"]
