@@ -47,19 +47,17 @@ def main() -> None:
 
 def _parent(args: argparse.Namespace) -> None:
     print(f"rank_for_all, {args.papers} real papers, median of {args.runs} fresh processes")
-    print(
-        f"{'subscribers':>12} {'wall s':>8} {'per 1k subs ms':>15} {'peak RSS MB':>12} "
-        f"{'RSS before MB':>14} {'picks':>9}"
-    )
+    print(f"{'subscribers':>12} {'wall s':>7} {'CPU s':>6} {'CPU ms/1k subs':>15} "
+          f"{'peak RSS MB':>12} {'RSS before MB':>14} {'picks':>10} {'load avg':>9}")  # fmt: skip
     for size in args.sizes:
         runs = [_spawn(size, seed, args) for seed in range(args.runs)]
-        wall = statistics.median(r["wall"] for r in runs)
-        peak = statistics.median(r["peak_mb"] for r in runs)
-        before = statistics.median(r["before_mb"] for r in runs)
-        print(
-            f"{size:>12,} {wall:>8.2f} {1000 * wall / size * 1000:>15.1f} {peak:>12.0f} "
-            f"{before:>14.0f} {runs[0]['picks']:>9,}"
-        )
+
+        def median(key: str, runs: list[dict] = runs) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        print(f"{size:>12,} {median('wall'):>7.2f} {median('cpu'):>6.2f} "
+              f"{1e6 * median('cpu') / size:>15.1f} {median('peak_mb'):>12.0f} "
+              f"{median('before_mb'):>14.0f} {runs[0]['picks']:>10,} {median('load'):>9.1f}")  # fmt: skip
     if args.svm:
         per_sub = _svm_seconds_per_subscriber(args.svm, args.papers, args.data_dir)
         print(
@@ -91,11 +89,18 @@ def _child(size: int, n_papers: int, seed: int, data_dir: Path) -> dict:
     papers, pool = world(n_papers, data_dir)
     profiles = synthetic_profiles(size, papers, pool, random.Random(seed))
     before = _rss_now_mb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = rank_for_all(papers, profiles, reference=pool)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"wall": wall, "peak_mb": peak, "before_mb": before, "picks": sum(map(len, result))}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "load": os.getloadavg()[0],
+        "peak_mb": peak,
+        "before_mb": before,
+        "picks": sum(map(len, result)),
+    }
 
 
 def world(n_papers: int, data_dir: Path) -> tuple[list[Candidate], list[Candidate]]:

@@ -124,6 +124,8 @@ def main() -> None:
     controller = Controller(counter, hostname="127.0.0.1", port=port)
     controller.start()
     worker = _start_worker(port, args.concurrency)
+    # A timeout's SIGTERM must still stop the worker (its own session) in `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         results = []
         for _ in range(args.runs):
