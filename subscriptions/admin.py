@@ -11,17 +11,7 @@ from django.http import HttpRequest
 
 from subscriptions import services
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
-
-CONSENT_FIELDS = (
-    "signup_at",
-    "signup_ip",
-    "signup_user_agent",
-    "consent_text_version",
-    "confirmed_at",
-    "confirmed_ip",
-    "unsubscribed_at",
-    "unsubscribe_method",
-)
+from subscriptions.services import CONSENT_FIELDS
 
 
 class ConsentInline(admin.StackedInline):

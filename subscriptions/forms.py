@@ -107,6 +107,21 @@ def parse_authors(text: str) -> list[str]:
     return authors
 
 
+class HoneypotMixin(forms.Form):
+    """A field hidden from people by CSS and filled in by naive bots."""
+
+    website = forms.CharField(
+        label="Leave this field empty",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.cleaned_data.get("website"))
+
+
 class PreferencesFields(forms.Form):
     """What a subscriber chooses, on the signup form and on the preferences page."""
 
@@ -172,7 +187,7 @@ class PreferencesFields(forms.Form):
         return parse_authors(self.cleaned_data.get("followed_authors", ""))
 
 
-class SignupForm(PreferencesFields):
+class SignupForm(HoneypotMixin, PreferencesFields):
     # Field order: the address first, then the preferences.
     field_order = ["email"]
 
@@ -182,17 +197,6 @@ class SignupForm(PreferencesFields):
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         error_messages={"required": "Enter your email address."},
     )
-    # Honeypot: hidden from people by CSS, filled in by naive bots.
-    website = forms.CharField(
-        label="Leave this field empty",
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
-    )
-
-    @property
-    def is_bot(self) -> bool:
-        return bool(self.cleaned_data.get("website"))
 
     def preferences(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -240,20 +244,10 @@ class PreferencesForm(PreferencesFields):
         }
 
 
-class ManageLinkRequestForm(forms.Form):
+class ManageLinkRequestForm(HoneypotMixin, forms.Form):
     email = NormalisedEmailField(
         label="Email address",
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         error_messages={"required": "Enter the address you subscribed with."},
     )
-    website = forms.CharField(
-        label="Leave this field empty",
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
-    )
-
-    @property
-    def is_bot(self) -> bool:
-        return bool(self.cleaned_data.get("website"))

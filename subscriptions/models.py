@@ -107,7 +107,9 @@ class PaperFeedback(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["subscriber", "arxiv_id"], name="one_feedback_per_paper")
+            models.UniqueConstraint(
+                fields=["subscriber", "arxiv_id"], name="one_feedback_per_paper"
+            )
         ]
 
     def __str__(self) -> str:

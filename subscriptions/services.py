@@ -35,6 +35,17 @@ PREFERENCE_FIELDS = (
     "paused_until",
 )
 USER_AGENT_MAX = 512
+# What a consent record holds; exported to the subscriber and shown in the admin.
+CONSENT_FIELDS = (
+    "signup_at",
+    "signup_ip",
+    "signup_user_agent",
+    "consent_text_version",
+    "confirmed_at",
+    "confirmed_ip",
+    "unsubscribed_at",
+    "unsubscribe_method",
+)
 
 
 def normalise_email(raw: str) -> str:
@@ -241,17 +252,7 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
 def _consent_export(consent: ConsentRecord | None) -> dict[str, Any] | None:
     if consent is None:
         return None
-    fields = (
-        "signup_at",
-        "signup_ip",
-        "signup_user_agent",
-        "consent_text_version",
-        "confirmed_at",
-        "confirmed_ip",
-        "unsubscribed_at",
-        "unsubscribe_method",
-    )
-    return {field: _iso(getattr(consent, field)) for field in fields}
+    return {field: _iso(getattr(consent, field)) for field in CONSENT_FIELDS}
 
 
 def _iso(value: Any) -> Any:
