@@ -41,10 +41,6 @@ def _django() -> None:
     import django
 
     django.setup()
-    # Until digest/ranking_inputs.py lands; a no-op once it exists.
-    from tests.digest.runs.ranking_fallback import install_ranking_inputs_fallback
-
-    install_ranking_inputs_fallback()
 
 
 def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:

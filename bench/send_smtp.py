@@ -108,9 +108,6 @@ def main() -> None:
     import django
 
     django.setup()
-    from tests.digest.runs.ranking_fallback import install_ranking_inputs_fallback
-
-    install_ranking_inputs_fallback()  # until digest/ranking_inputs.py lands
     import redis
     from aiosmtpd.controller import Controller
 

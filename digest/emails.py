@@ -228,7 +228,8 @@ class RunRenderer:
             html_papers.append(_join(self.html_blocks[arxiv_id], _escaped(values)))
             text_papers.append(_join(self.text_blocks[arxiv_id], values))
         top = self.titles[picks[0]["arxiv_id"]] if picks else ""
-        top = top if len(top) <= TOP_TITLE_CHARS else top[: TOP_TITLE_CHARS - 1] + "…"
+        # ASCII "...": a non-ASCII subject needs RFC 2047 encoding, slow in Python's email.
+        top = top if len(top) <= TOP_TITLE_CHARS else top[: TOP_TITLE_CHARS - 3] + "..."
         values = {
             "count": str(len(picks)),
             "top_title": top,

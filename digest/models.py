@@ -60,7 +60,9 @@ class PaperTrend(models.Model):
     class Meta:
         ordering = ["day", "source", "rank"]
         constraints = [
-            models.UniqueConstraint(fields=["paper", "day", "source"], name="one_trend_per_source_day")
+            models.UniqueConstraint(
+                fields=["paper", "day", "source"], name="one_trend_per_source_day"
+            )
         ]
 
     def __str__(self) -> str:
@@ -137,7 +139,9 @@ class DigestRun(models.Model):
     class Meta:
         ordering = ["-edition_date", "frequency"]
         constraints = [
-            models.UniqueConstraint(fields=["edition_date", "frequency"], name="one_run_per_edition")
+            models.UniqueConstraint(
+                fields=["edition_date", "frequency"], name="one_run_per_edition"
+            )
         ]
 
     def __str__(self) -> str:

@@ -334,15 +334,31 @@ def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
     runs = DigestRun.objects.in_bulk({d.run_id for d in deliveries})
     for delivery in deliveries:
         delivery.run = runs[delivery.run_id]
-    connection = get_connection()
+    mail = get_connection()
+    _fast_commits(True)
     try:
         for delivery in deliveries:
-            _send_one(delivery, connection, result)
+            _send_one(delivery, mail, result)
     finally:
-        connection.close()
+        mail.close()
+        _fast_commits(False)
     for run_id in result.run_ids:
         digest_run_refresh(run_id=run_id)
     return result
+
+
+def _fast_commits(on: bool) -> None:
+    """Two commits per email (claim, sent) would each wait for a WAL flush on PostgreSQL.
+
+    With DIGEST_SEND_ASYNC_COMMIT (off by default) the sending session does not wait: a
+    worker crash loses nothing (the commit is in PostgreSQL's memory); only a crash of
+    the database server itself could forget the last fraction of a second of claims,
+    which the sweeper would then treat like a dead worker's (same Message-ID resent).
+    """
+    if connection.vendor != "postgresql" or not settings.DIGEST_SEND_ASYNC_COMMIT:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT"))
 
 
 def _send_one(delivery: Delivery, connection: Any, result: ChunkResult) -> None:

@@ -27,7 +27,12 @@ def web_version(request: HttpRequest, token: str) -> HttpResponse:
     if delivery is None:
         raise Http404("No such digest")
     rendered = delivery_render(delivery=delivery)
-    ctx = {"delivery": delivery, "subject": rendered.subject, "papers": mark_safe(rendered.content_html)}
+    # The rendered email's own HTML: templates autoescaped it, values were html.escape()d.
+    ctx = {
+        "delivery": delivery,
+        "subject": rendered.subject,
+        "papers": mark_safe(rendered.content_html),
+    }
     return render(request, "digest/web_version.html", ctx)
 
 
@@ -40,6 +45,10 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     entries = selectors_runs.feed_entries(subscriber=data.subscriber, limit=FEED_ENTRIES)
     body = render_to_string(
         "digest/feed.xml",
-        {"subscriber": data.subscriber, "entries": entries, "self_url": request.build_absolute_uri()},
+        {
+            "subscriber": data.subscriber,
+            "entries": entries,
+            "self_url": request.build_absolute_uri(),
+        },
     )
     return HttpResponse(body, content_type="application/atom+xml; charset=utf-8")

@@ -25,7 +25,9 @@ def compose() -> dict[str, Any]:
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
     # Resolve ${NAME:-default} the way docker compose does when NAME is unset.
-    return {k: _DEFAULT.sub(lambda m: m.group(2), str(v)) for k, v in service["environment"].items()}
+    return {
+        k: _DEFAULT.sub(lambda m: m.group(2), str(v)) for k, v in service["environment"].items()
+    }
 
 
 def test_it_runs_the_whole_stack(compose):
@@ -72,7 +74,11 @@ def test_the_production_settings_accept_its_environment(compose):
     )
     clean_env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), **env}
     output = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=clean_env, capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=clean_env,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     loaded = json.loads(output)

@@ -18,7 +18,9 @@ from subscriptions.models import Subscriber
 
 SAMPLE_DAY = date(2026, 7, 1)
 SAMPLE_FILE = Path(settings.DIGEST_SAMPLE_DIR) / "hf_daily_papers" / "2026-07-01.json"
-SPECULATIVE = "BlockPilot: Instance-Adaptive Policy Learning for Diffusion-based Speculative Decoding"
+SPECULATIVE = (
+    "BlockPilot: Instance-Adaptive Policy Learning for Diffusion-based Speculative Decoding"
+)
 PHOTOMOSAICS = "PhotoQuilt: Training-Free Arbitrary-Resolution Photomosaics"
 _LINK = re.compile(r"https?://[^\s\"'<>]+")
 

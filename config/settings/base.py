@@ -185,7 +185,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- The digest --------------------------------------------------------------------
 # Which sources the daily fetch uses, in merge-precedence order (first wins on conflicts).
 DIGEST_SOURCES = env.list("DIGEST_SOURCES", default=["hf_api", "hf_page", "arxiv_rss"])
-DIGEST_ARXIV_CATEGORIES = env.list("DIGEST_ARXIV_CATEGORIES", default=["cs.AI", "cs.CL", "cs.CV", "cs.LG"])
+DIGEST_ARXIV_CATEGORIES = env.list(
+    "DIGEST_ARXIV_CATEGORIES", default=["cs.AI", "cs.CL", "cs.CV", "cs.LG"]
+)
 DIGEST_ARXIV_INCLUDE_REPLACEMENTS = env.bool("DIGEST_ARXIV_INCLUDE_REPLACEMENTS", default=False)
 DIGEST_HTTP_TIMEOUT = env.float("DIGEST_HTTP_TIMEOUT", default=20.0)
 DIGEST_HTTP_RETRIES = env.int("DIGEST_HTTP_RETRIES", default=4)
@@ -226,6 +228,9 @@ DIGEST_MAX_ERROR_RATE = env.float("DIGEST_MAX_ERROR_RATE", default=0.2)
 # the same Message-ID (a duplicate is possible for that one message), or, when off, mark
 # it failed + needs_reconciliation for the admin to check with the ESP and resend.
 DIGEST_RECONCILE_RESEND = env.bool("DIGEST_RECONCILE_RESEND", default=True)
+# Off by default: exactly-once beats speed. On, sending sessions do not wait for the
+# WAL flush of each claim (a database-server crash could then forget recent claims).
+DIGEST_SEND_ASYNC_COMMIT = env.bool("DIGEST_SEND_ASYNC_COMMIT", default=False)
 # Right-hand side of Message-IDs, and the List-Unsubscribe mailto address; both default
 # to the DEFAULT_FROM_EMAIL domain.
 DIGEST_MESSAGE_ID_DOMAIN = env("DIGEST_MESSAGE_ID_DOMAIN", default="")

@@ -60,9 +60,7 @@ class DigestRunAdmin(admin.ModelAdmin):
     def progress(self, run: DigestRun) -> str:
         done = run.sent_count + run.failed_count + run.skipped_count
         percent = round(100 * done / run.planned_count) if run.planned_count else 0
-        return format_html(
-            '<progress max="100" value="{}"></progress> {}%', percent, percent
-        )
+        return format_html('<progress max="100" value="{}"></progress> {}%', percent, percent)
 
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view
@@ -138,7 +136,9 @@ class DigestRunAdmin(admin.ModelAdmin):
             messages.error(request, "Give an address to send the test copy to.")
         else:
             services.delivery_send_test_copy(delivery=delivery, to=to)
-            messages.success(request, f"Test copy of {delivery.subscriber.email}'s email sent to {to}.")
+            messages.success(
+                request, f"Test copy of {delivery.subscriber.email}'s email sent to {to}."
+            )
         url = reverse("admin:digest_digestrun_preview", args=[run_id])
         return HttpResponseRedirect(f"{url}?email={delivery.subscriber.email}")
 

@@ -29,7 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not Paper.objects.exists():
             self.stdout.write("Loading the shipped sample papers (offline)...")
-            call_command("fetch_papers", "--file", str(settings.DIGEST_SAMPLE_DIR / "hf_daily_papers"))
+            call_command(
+                "fetch_papers", "--file", str(settings.DIGEST_SAMPLE_DIR / "hf_daily_papers")
+            )
         password = self._ensure_admin()
         subscriber = self._ensure_subscriber()
         day = latest_trending_day()
@@ -77,11 +79,14 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Paper Digest is ready."))
         self.stdout.write(f"  Site:        {settings.SITE_URL}/")
-        self.stdout.write(f"  Admin:       {settings.SITE_URL}/admin/  user {DEMO_ADMIN!r}, "
-                          f"password {password!r}")
+        self.stdout.write(
+            f"  Admin:       {settings.SITE_URL}/admin/  user {DEMO_ADMIN!r}, password {password!r}"
+        )
         self.stdout.write(f"  Demo reader: {subscriber.email} (digest of {day})")
         if emails:
             self.stdout.write(f"  Their email: {emails[-1].resolve()}")
         else:
-            self.stdout.write(f"  Outbox:      {outbox.resolve()} (EMAIL_BACKEND is not the outbox)")
+            self.stdout.write(
+                f"  Outbox:      {outbox.resolve()} (EMAIL_BACKEND is not the outbox)"
+            )
         self.stdout.write("")

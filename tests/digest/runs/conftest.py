@@ -6,9 +6,6 @@ import pytest
 from django.core.cache import cache
 
 from digest import emails
-from tests.digest.runs.ranking_fallback import install_ranking_inputs_fallback
-
-install_ranking_inputs_fallback()
 
 DAY = date(2026, 11, 17)  # a Tuesday
 TITLES = [
