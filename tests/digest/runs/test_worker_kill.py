@@ -29,8 +29,10 @@ from django.db import connection
 from digest import services
 from digest.models import Delivery, DigestRun
 
-BROKER = "redis://127.0.0.1:6379/9"
-CACHE = "redis://127.0.0.1:6379/8"
+# Celery lets CELERY_BROKER_URL in the environment win over Celery(broker=...), so the
+# producer here and the worker must both use the environment's broker when it is set.
+BROKER = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
+CACHE = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/8")
 SUBSCRIBERS = 300
 CHUNK = 20
 ROOT = Path(settings.BASE_DIR)
