@@ -215,7 +215,7 @@ DIGEST_RANKING_WEIGHTS = {
 # Optional sentence-embedding blend (pip install .[semantic]).
 DIGEST_SEMANTIC = env.bool("DIGEST_SEMANTIC", default=False)
 
-# --- Sending (digest/services.py) ----------------------------------------------------
+# --- Sending (digest/services/send.py) ----------------------------------------------------
 DIGEST_SEND_CHUNK_SIZE = env.int("DIGEST_SEND_CHUNK_SIZE", default=100)
 # Global (all workers together) messages per second, enforced through Redis/cache.
 DIGEST_SEND_RATE_PER_SECOND = env.float("DIGEST_SEND_RATE_PER_SECOND", default=0)

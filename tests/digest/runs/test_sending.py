@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from digest import services
 from digest.models import Delivery, DigestRun
+from digest.services import send as send_services
 from subscriptions.models import PaperFeedback, Subscriber
 from tests.digest.runs.conftest import at_utc
 
@@ -237,8 +238,10 @@ def test_a_retried_tick_sends_nothing_twice_even_without_the_lock(
 def test_the_global_rate_limit_spreads_sends_over_windows(rate, settings, monkeypatch):
     settings.DIGEST_SEND_RATE_PER_SECOND = rate
     clock = {"t": 1000.0}
-    monkeypatch.setattr(services.time, "time", lambda: clock["t"])
-    monkeypatch.setattr(services.time, "sleep", lambda s: clock.__setitem__("t", clock["t"] + s))
+    monkeypatch.setattr(send_services.time, "time", lambda: clock["t"])
+    monkeypatch.setattr(
+        send_services.time, "sleep", lambda s: clock.__setitem__("t", clock["t"] + s)
+    )
     for _ in range(120):
-        services._throttle()
+        send_services._throttle()
     assert 2.0 <= clock["t"] - 1000.0 < 3.0  # 120 sends at 50/s take 3 windows

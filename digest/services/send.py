@@ -1,0 +1,302 @@
+"""Send a run's emails, each exactly once; sweep what dead workers left.
+
+The life of an edition (DigestRun, one per date and frequency):
+building -> (awaiting_review -> approved, when DIGEST_REQUIRE_APPROVAL) -> sending -> done,
+or cancelled; a run whose error rate passes DIGEST_MAX_ERROR_RATE pauses itself.
+
+Exactly once. Each email is a Delivery row, unique per (run, subscriber), so planning
+twice plans nothing new. A delivery is claimed with a conditional UPDATE (planned ->
+sending, only while the subscriber is active and the run is sendable) right before its
+email is sent, with a Message-ID fixed at claim time; after the send it is marked sent
+with the ESP's message id. A retried or duplicated chunk task finds nothing planned and
+sends nothing. A worker killed mid-send leaves at most the one row it was sending in
+"sending"; the sweeper finds such rows after DIGEST_SENDING_TIMEOUT_MINUTES and, unless
+an ESP event has already told us what happened, flags them for reconciliation and
+re-queues them with the SAME Message-ID (DIGEST_RECONCILE_RESEND, on by default: a
+duplicate is possible for that message only, and mailbox providers that de-duplicate on
+Message-ID drop it) or marks them failed for the admin to decide (setting off).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import get_connection
+from django.db import connection
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from digest.emails import message_id_for, renderer_for
+from digest.models import Delivery, DigestRun
+from digest.services.common import SENDABLE, RunStatus, Status, batches, digest_run_refresh
+from subscriptions.models import Subscriber
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    run_ids: set[int] = field(default_factory=set)
+
+
+def digest_run_send(*, run: DigestRun, inline: bool = False) -> int:
+    """Start (or continue) sending an approved run: chunks of planned deliveries.
+
+    Queued as Celery tasks after the transaction commits, unless ``inline`` (the
+    support command's default), which sends the chunks in this process.
+    """
+    DigestRun.objects.filter(pk=run.pk, status__in=[RunStatus.APPROVED, RunStatus.DONE]).update(
+        status=RunStatus.SENDING, sending_started_at=timezone.now()
+    )
+    run.refresh_from_db()
+    if run.status != RunStatus.SENDING:
+        return 0
+    ids = list(
+        Delivery.objects.filter(run=run, status=Status.PLANNED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    chunks = list(batches(ids, settings.DIGEST_SEND_CHUNK_SIZE))
+    for chunk in chunks:
+        if inline:
+            delivery_send_chunk(delivery_ids=list(chunk))
+        else:
+            _enqueue(list(chunk))
+    if not ids:
+        digest_run_refresh(run_id=run.pk)
+    return len(chunks)
+
+
+def _enqueue(delivery_ids: list[int]) -> None:
+    from digest.tasks.send import send_deliveries
+
+    send_deliveries.delay_on_commit(delivery_ids)
+
+
+def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
+    """Send the planned deliveries among ``delivery_ids``, each at most once.
+
+    Safe to run twice, or in two workers at once: only a successful claim sends.
+    One email connection is reused for the whole chunk.
+    """
+    result = ChunkResult()
+    deliveries = list(
+        Delivery.objects.filter(pk__in=delivery_ids, status=Status.PLANNED)
+        .select_related("subscriber")
+        .order_by("pk")
+    )
+    if not deliveries:
+        return result
+    # Each run once per chunk: its papers snapshot is large, not for joining to every row.
+    runs = DigestRun.objects.in_bulk({d.run_id for d in deliveries})
+    for delivery in deliveries:
+        delivery.run = runs[delivery.run_id]
+    mail = get_connection()
+    _fast_commits(True)
+    try:
+        for delivery in deliveries:
+            _send_one(delivery, mail, result)
+    finally:
+        mail.close()
+        _fast_commits(False)
+    for run_id in result.run_ids:
+        digest_run_refresh(run_id=run_id)
+    return result
+
+
+def _fast_commits(on: bool) -> None:
+    """Two commits per email (claim, sent) would each wait for a WAL flush on PostgreSQL.
+
+    With DIGEST_SEND_ASYNC_COMMIT (off by default) the sending session does not wait: a
+    worker crash loses nothing (the commit is in PostgreSQL's memory); only a crash of
+    the database server itself could forget the last fraction of a second of claims,
+    which the sweeper would then treat like a dead worker's (same Message-ID resent).
+    """
+    if connection.vendor != "postgresql" or not settings.DIGEST_SEND_ASYNC_COMMIT:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT"))
+
+
+def _send_one(delivery: Delivery, connection: Any, result: ChunkResult) -> None:
+    result.run_ids.add(delivery.run_id)
+    _throttle()
+    if not delivery_claim(delivery=delivery):
+        result.skipped += _skip_if_unsendable(delivery)
+        return
+    try:
+        message = renderer_for(delivery.run).message(
+            delivery_id=delivery.pk,
+            message_id=delivery.message_id,
+            subscriber=delivery.subscriber,
+            picks=delivery.picks,
+            connection=connection,
+        )
+        message.send()
+    except Exception as exc:  # any ESP/SMTP error: record it, go on with the chunk
+        logger.warning("delivery %s failed: %s", delivery.pk, exc)
+        Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+            status=Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        result.failed += 1
+        _reset_connection(connection)
+        return
+    _mark_sent(delivery, message)
+    result.sent += 1
+
+
+def delivery_claim(*, delivery: Delivery) -> bool:
+    """planned -> sending, only for an active subscriber in a sendable run.
+
+    The WHERE is evaluated on the row itself, so of two workers racing for the same
+    delivery exactly one updates it (PostgreSQL re-checks the condition after the lock).
+    """
+    now = timezone.now()
+    message_id = message_id_for(run_id=delivery.run_id, delivery_id=delivery.pk)
+    claimed = (
+        Delivery.objects.filter(pk=delivery.pk, status=Status.PLANNED)
+        .filter(Exists(_active_subscriber_ref()), Exists(_sendable_run_ref()))
+        .update(
+            status=Status.SENDING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            message_id=message_id,
+            last_error="",
+        )
+    )
+    delivery.message_id = message_id
+    return claimed == 1
+
+
+def _active_subscriber_ref() -> Any:
+    return Subscriber.objects.filter(
+        pk=OuterRef("subscriber_id"), status=Subscriber.Status.ACTIVE, deleted_at__isnull=True
+    )
+
+
+def _sendable_run_ref() -> Any:
+    return DigestRun.objects.filter(pk=OuterRef("run_id"), status__in=SENDABLE)
+
+
+def _skip_if_unsendable(delivery: Delivery) -> int:
+    # The claim failed: someone else has it, the run stopped, or the subscriber left.
+    # Only the last is final for this delivery.
+    return (
+        Delivery.objects.filter(pk=delivery.pk, status=Status.PLANNED)
+        .exclude(Exists(_active_subscriber_ref()))
+        .update(status=Status.SKIPPED, last_error="unsubscribed or suppressed before sending")
+    )
+
+
+def _mark_sent(delivery: Delivery, message: Any) -> None:
+    status = getattr(message, "anymail_status", None)
+    esp_id = (getattr(status, "message_id", None) if status else None) or delivery.message_id
+    Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+        status=Status.SENT, esp_message_id=str(esp_id)[:255], sent_at=timezone.now()
+    )
+
+
+def _reset_connection(connection: Any) -> None:
+    # A broken SMTP session fails every later message; start a fresh one.
+    try:
+        connection.close()
+    except Exception:
+        logger.debug("closing a broken connection failed", exc_info=True)
+
+
+def _throttle() -> None:
+    """Global send rate shared by all workers: a fixed-window counter in the cache."""
+    rate = settings.DIGEST_SEND_RATE_PER_SECOND
+    if rate <= 0:
+        return
+    window = max(1.0, 1.0 / rate)
+    allowed = max(1, int(rate * window))
+    while True:
+        slot = int(time.time() / window)
+        key = f"digest:send-rate:{slot}"
+        cache.add(key, 0, timeout=int(window) + 5)
+        try:
+            if cache.incr(key) <= allowed:
+                return
+        except ValueError:  # expired between add and incr
+            continue
+        time.sleep(max(0.0, (slot + 1) * window - time.time()))
+
+
+def delivery_resend(*, delivery: Delivery, inline: bool = False) -> bool:
+    """Send one delivery again (admin): back to planned and queued; never while sending."""
+    return _requeue(Delivery.objects.filter(pk=delivery.pk), run_id=delivery.run_id, inline=inline)
+
+
+def digest_run_resend_failed(*, run: DigestRun, inline: bool = False) -> int:
+    ids = list(Delivery.objects.filter(run=run, status=Status.FAILED).values_list("pk", flat=True))
+    _requeue(Delivery.objects.filter(pk__in=ids), run_id=run.pk, inline=inline)
+    return len(ids)
+
+
+def _requeue(deliveries: Any, *, run_id: int, inline: bool) -> bool:
+    ids = list(deliveries.exclude(status=Status.SENDING).values_list("pk", flat=True))
+    if not ids:
+        return False
+    Delivery.objects.filter(pk__in=ids).update(status=Status.PLANNED, needs_reconciliation=False)
+    DigestRun.objects.filter(pk=run_id, status__in=[RunStatus.DONE, RunStatus.APPROVED]).update(
+        status=RunStatus.SENDING
+    )
+    for chunk in batches(ids, settings.DIGEST_SEND_CHUNK_SIZE):
+        if inline:
+            delivery_send_chunk(delivery_ids=list(chunk))
+        else:
+            _enqueue(list(chunk))
+    return True
+
+
+# --- Sweeper ------------------------------------------------------------------------
+
+
+def delivery_sweep_stuck(*, now: datetime | None = None, timeout: timedelta | None = None) -> int:
+    """Reconcile deliveries left in "sending" by a dead worker; re-queue orphaned chunks."""
+    now = now or timezone.now()
+    timeout = timeout if timeout is not None else _sending_timeout()
+    cutoff = now - timeout
+    stuck = Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
+    note = "worker lost while sending; Message-ID kept so the ESP/admin can tell if it left"
+    if settings.DIGEST_RECONCILE_RESEND:
+        swept = stuck.update(status=Status.PLANNED, needs_reconciliation=True, last_error=note)
+    else:
+        swept = stuck.update(status=Status.FAILED, needs_reconciliation=True, last_error=note)
+    for run in DigestRun.objects.filter(status=RunStatus.SENDING):
+        _requeue_orphans(run, cutoff=cutoff)
+    return swept
+
+
+def _sending_timeout() -> timedelta:
+    return timedelta(minutes=settings.DIGEST_SENDING_TIMEOUT_MINUTES)
+
+
+def _requeue_orphans(run: DigestRun, *, cutoff: datetime) -> None:
+    # Planned rows with no claim in the run for a whole timeout: their chunk task died
+    # with its worker (Redis only re-delivers after the visibility timeout). Duplicate
+    # chunk tasks are harmless: claims decide.
+    recent_claims = Delivery.objects.filter(run=run, claimed_at__gte=cutoff).exists()
+    started = run.sending_started_at or run.created_at
+    if recent_claims or started >= cutoff:
+        return
+    ids = list(
+        Delivery.objects.filter(run=run, status=Status.PLANNED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for chunk in batches(ids, settings.DIGEST_SEND_CHUNK_SIZE):
+        _enqueue(list(chunk))
+    if not ids:
+        digest_run_refresh(run_id=run.pk)

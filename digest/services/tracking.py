@@ -1,0 +1,136 @@
+"""ESP tracking events: store each once, move deliveries forward, suppress bad addresses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from digest.models import Delivery, TrackingEvent
+from digest.services.common import Status, digest_run_refresh
+from subscriptions.models import Subscriber
+
+# How far along a delivery is; an event only ever moves it forward (a late "delivered"
+# after an "opened" changes nothing).
+_PROGRESS = {
+    Status.SENT: 1,
+    Status.DELIVERED: 2,
+    Status.OPENED: 3,
+    Status.CLICKED: 4,
+    Status.BOUNCED: 5,
+    Status.COMPLAINED: 6,
+}
+_EVENT_STATUS = {
+    "delivered": Status.DELIVERED,
+    "opened": Status.OPENED,
+    "clicked": Status.CLICKED,
+    "bounced": Status.BOUNCED,
+    "complained": Status.COMPLAINED,
+}
+_TIMESTAMP_FIELD = {
+    Status.DELIVERED: "delivered_at",
+    Status.OPENED: "opened_at",
+    Status.CLICKED: "clicked_at",
+    Status.BOUNCED: "bounced_at",
+}
+
+
+def tracking_event_record(
+    *,
+    event_id: str,
+    event_type: str,
+    recipient: str,
+    metadata: dict[str, Any],
+    message_id: str,
+    esp_event: Any,
+    occurred_at: datetime | None,
+) -> TrackingEvent | None:
+    """Store an ESP event once; None when it was seen before (ESPs retry webhooks)."""
+    event, created = TrackingEvent.objects.get_or_create(
+        event_id=event_id[:255],
+        defaults={
+            "event_type": event_type[:32],
+            "delivery": _delivery_for(metadata=metadata, message_id=message_id),
+            "recipient": (recipient or "")[:254],
+            "esp_event": esp_event if isinstance(esp_event, dict | list) else {},
+            "occurred_at": occurred_at,
+        },
+    )
+    return event if created else None
+
+
+def _delivery_for(*, metadata: dict[str, Any], message_id: str) -> Delivery | None:
+    delivery_id = str(metadata.get("delivery_id", ""))
+    if delivery_id.isdigit():
+        return Delivery.objects.filter(pk=int(delivery_id)).first()
+    if message_id:
+        return Delivery.objects.filter(
+            Q(esp_message_id=message_id) | Q(message_id=message_id)
+        ).first()
+    return None
+
+
+def tracking_event_process(*, tracking_event_id: int) -> None:
+    """Apply one stored event: delivery status, suppression, run counts. Idempotent."""
+    claimed = TrackingEvent.objects.filter(pk=tracking_event_id, processed_at__isnull=True).update(
+        processed_at=timezone.now()
+    )
+    if not claimed:
+        return
+    event = TrackingEvent.objects.select_related("delivery__subscriber").get(pk=tracking_event_id)
+    delivery = event.delivery
+    if delivery is not None:
+        _advance(delivery, _EVENT_STATUS.get(event.event_type), event.occurred_at)
+    subscriber = delivery.subscriber if delivery else _subscriber_by_email(event.recipient)
+    if subscriber is not None:
+        _suppress_if_needed(subscriber, event)
+    if delivery is not None:
+        digest_run_refresh(run_id=delivery.run_id)
+
+
+def _advance(delivery: Delivery, status: str | None, at: datetime | None) -> None:
+    if status is None:
+        return
+    current = Delivery.objects.filter(pk=delivery.pk).values_list("status", flat=True).first()
+    if _PROGRESS.get(status, 0) <= _PROGRESS.get(current, 0):
+        return
+    # The message left after all: an ESP event settles a delivery a dead worker left.
+    values: dict[str, Any] = {"status": status, "needs_reconciliation": False}
+    if stamp := _TIMESTAMP_FIELD.get(status):
+        values[stamp] = at or timezone.now()
+    Delivery.objects.filter(pk=delivery.pk, status=current).update(**values)
+
+
+def _subscriber_by_email(email: str) -> Subscriber | None:
+    return Subscriber.objects.filter(email__iexact=email).first() if email else None
+
+
+def _is_soft_bounce(event: TrackingEvent) -> bool:
+    esp = event.esp_event if isinstance(event.esp_event, dict) else {}
+    bounce = esp.get("bounce") if isinstance(esp.get("bounce"), dict) else {}
+    return (
+        esp.get("Type") == "SoftBounce"  # Postmark
+        or esp.get("severity") == "temporary"  # Mailgun
+        or bounce.get("bounceType") == "Transient"  # Amazon SES
+    )
+
+
+def _suppress_if_needed(subscriber: Subscriber, event: TrackingEvent) -> None:
+    from subscriptions.models import ConsentRecord
+    from subscriptions.services import subscriber_unsubscribe
+
+    method = ConsentRecord.UnsubscribeMethod
+    if event.event_type == "complained":
+        subscriber_unsubscribe(subscriber=subscriber, method=method.COMPLAINT)
+    elif event.event_type == "bounced" and not _is_soft_bounce(event):
+        subscriber_unsubscribe(subscriber=subscriber, method=method.BOUNCE)
+    elif event.event_type == "bounced":
+        Subscriber.objects.filter(pk=subscriber.pk).update(
+            soft_bounce_count=F("soft_bounce_count") + 1
+        )
+        subscriber.refresh_from_db(fields=["soft_bounce_count"])
+        if subscriber.soft_bounce_count >= settings.DIGEST_SOFT_BOUNCE_LIMIT:
+            subscriber_unsubscribe(subscriber=subscriber, method=method.BOUNCE)
