@@ -44,11 +44,29 @@ def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwarg
 def event_key(event: AnymailTrackingEvent, esp_name: str) -> str:
     """The ESP's event id, or a hash of the payload for ESPs that send none (Postmark
     opens and deliveries): a retried webhook carries the same payload."""
+    if esp_name == "Mailgun" and (mailgun_id := _mailgun_event_id(event)):
+        return f"{esp_name}:{mailgun_id}"
     if event.event_id:
         return f"{esp_name}:{event.event_id}"
     payload = json.dumps(_jsonable(event.esp_event), sort_keys=True, default=str)
     digest = hashlib.sha256(f"{event.event_type}|{payload}".encode()).hexdigest()
     return f"{esp_name}:sha256:{digest}"
+
+
+def _mailgun_event_id(event: AnymailTrackingEvent) -> str:
+    """Mailgun's own event id (``event-data.id``), dated.
+
+    anymail's event_id is the signature token: it names one signed POST, and nothing
+    promises that a retried POST carries the same one. The event's id names the event;
+    Mailgun only promises it unique within a day, hence the event's date in front.
+    """
+    esp = event.esp_event if isinstance(event.esp_event, dict) else {}
+    data = esp.get("event-data")
+    mailgun_id = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(mailgun_id, str) or not mailgun_id:
+        return ""
+    day = event.timestamp.date().isoformat() if event.timestamp else "undated"
+    return f"{day}:{mailgun_id}"
 
 
 def _jsonable(value: Any) -> Any:

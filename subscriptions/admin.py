@@ -15,7 +15,9 @@ from subscriptions.services import CONSENT_FIELDS
 
 
 class ConsentInline(admin.StackedInline):
+    # One per consent given (a resubscribe adds one), oldest first.
     model = ConsentRecord
+    ordering = ("pk",)
     can_delete = False
     readonly_fields = CONSENT_FIELDS
     fields = CONSENT_FIELDS

@@ -54,9 +54,19 @@ class Subscriber(models.Model):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def consent(self) -> ConsentRecord | None:
+        """The current consent: the latest one. Earlier ones stay in ``consents``."""
+        return self.consents.order_by("-pk").first()
+
 
 class ConsentRecord(models.Model):
-    """What the subscriber agreed to, when and from where (GDPR art. 7(1) evidence)."""
+    """One consent: what the subscriber agreed to, when and from where (GDPR art. 7(1)
+    evidence), and when and how it ended.
+
+    A resubscribe is a new consent and gets a new row, so the earlier one keeps its
+    unsubscribe time and method. At most one consent per subscriber is open (not ended).
+    """
 
     class UnsubscribeMethod(models.TextChoices):
         ONE_CLICK = "one-click", "One-click header"
@@ -67,7 +77,7 @@ class ConsentRecord(models.Model):
         ADMIN = "admin", "Admin"
         DELETED = "deleted", "Deleted their data"
 
-    subscriber = models.OneToOneField(Subscriber, on_delete=models.CASCADE, related_name="consent")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="consents")
     signup_at = models.DateTimeField(default=now)
     signup_ip = models.GenericIPAddressField(null=True, blank=True)
     signup_user_agent = models.CharField(max_length=512, blank=True)
@@ -78,6 +88,15 @@ class ConsentRecord(models.Model):
     unsubscribe_method = models.CharField(
         max_length=16, choices=UnsubscribeMethod.choices, blank=True
     )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber"],
+                condition=models.Q(unsubscribed_at__isnull=True),
+                name="one_open_consent_per_subscriber",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Consent of {self.subscriber_id}"

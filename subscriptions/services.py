@@ -121,11 +121,11 @@ def _only_preferences(prefs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _consent(subscriber: Subscriber) -> ConsentRecord:
+    """The current (latest) consent record."""
     # Subscribers created by the admin or older code may have no record yet.
-    consent, _ = ConsentRecord.objects.get_or_create(
-        subscriber=subscriber, defaults={"signup_at": subscriber.created_at}
+    return subscriber.consent or ConsentRecord.objects.create(
+        subscriber=subscriber, signup_at=subscriber.created_at
     )
-    return consent
 
 
 def subscriber_confirm(*, subscriber: Subscriber, ip: str | None) -> None:
@@ -142,16 +142,24 @@ def subscriber_confirm(*, subscriber: Subscriber, ip: str | None) -> None:
 
 
 def subscriber_resubscribe(*, subscriber: Subscriber, ip: str | None) -> None:
-    """Back on the list from a signed link (proof the mailbox is theirs): a fresh consent."""
+    """Back on the list from a signed link (proof the mailbox is theirs): a fresh consent.
+
+    It is a new ConsentRecord, given and confirmed now from ``ip``; the ended one keeps
+    when and how they left (the audit trail of every consent).
+    """
     with transaction.atomic():
+        # Two clicks at once must not open two consents: the second waits, then sees
+        # the first one's open record.
+        Subscriber.objects.select_for_update().filter(pk=subscriber.pk).first()
+        current = subscriber.consent
+        if current is None or current.unsubscribed_at is not None:
+            ConsentRecord.objects.create(
+                subscriber=subscriber,
+                signup_at=timezone.now(),
+                signup_ip=ip,
+                consent_text_version=settings.DIGEST_CONSENT_TEXT_VERSION,
+            )
         subscriber_confirm(subscriber=subscriber, ip=ip)
-        consent = _consent(subscriber)
-        consent.consent_text_version = settings.DIGEST_CONSENT_TEXT_VERSION
-        consent.unsubscribed_at = None
-        consent.unsubscribe_method = ""
-        consent.save(
-            update_fields=["consent_text_version", "unsubscribed_at", "unsubscribe_method"]
-        )
 
 
 def subscriber_unsubscribe(*, subscriber: Subscriber, method: str, ip: str | None = None) -> None:
@@ -219,7 +227,7 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
 
 def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
     """Everything we hold about one subscriber, JSON-ready (GDPR art. 15 and 20)."""
-    consent = ConsentRecord.objects.filter(subscriber=subscriber).first()
+    consents = list(subscriber.consents.order_by("pk"))
     deliveries = subscriber.deliveries.select_related("run").order_by("created_at")
     return {
         "exported_at": _iso(timezone.now()),
@@ -231,7 +239,9 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
             "confirmed_at": _iso(subscriber.confirmed_at),
             "unsubscribed_at": _iso(subscriber.unsubscribed_at),
         },
-        "consent": _consent_export(consent),
+        "consent": _consent_export(consents[-1] if consents else None),
+        # Every consent, oldest first: ended ones with when and how they ended.
+        "consent_history": [_consent_export(consent) for consent in consents],
         "feedback": [
             {"arxiv_id": f.arxiv_id, "kind": f.kind, "origin": f.origin, "at": _iso(f.created_at)}
             for f in subscriber.feedback.order_by("created_at")

@@ -116,7 +116,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Paper Digest <digest@loc
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {
     # Any ANYMAIL_<ESP>_... key in the environment is passed through, e.g.
-    # ANYMAIL_POSTMARK_SERVER_TOKEN or ANYMAIL_MAILGUN_API_KEY.
+    # ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_MAILGUN_API_KEY or, for the signature the
+    # Mailgun tracking webhook checks, ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY.
     key.removeprefix("ANYMAIL_"): value
     for key, value in env.ENVIRON.items()
     if key.startswith("ANYMAIL_") and key != "ANYMAIL_WEBHOOK_SECRET"
@@ -165,6 +166,11 @@ DIGEST_FETCH_RETRY_HOURS_UTC = env("DIGEST_FETCH_RETRY_HOURS_UTC", default="9,12
 CELERY_BEAT_SCHEDULE = {
     "fetch-papers": {
         "task": "digest.tasks.fetch_all_sources",
+        "schedule": crontab(hour=DIGEST_FETCH_HOUR_UTC, minute=DIGEST_FETCH_MINUTE),
+    },
+    # Yesterday's papers kept collecting upvotes after our fetch: store the final counts.
+    "refetch-previous-day": {
+        "task": "digest.tasks.refetch_previous_day",
         "schedule": crontab(hour=DIGEST_FETCH_HOUR_UTC, minute=DIGEST_FETCH_MINUTE),
     },
     # Later in the day, fetch again any source that failed or had nothing yet.

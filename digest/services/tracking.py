@@ -23,6 +23,8 @@ _PROGRESS = {
     Status.BOUNCED: 5,
     Status.COMPLAINED: 6,
 }
+# A hard bounce suppresses at once; soft ones count up to DIGEST_SOFT_BOUNCE_LIMIT.
+HARD, SOFT = "hard", "soft"
 _EVENT_STATUS = {
     "delivered": Status.DELIVERED,
     "opened": Status.OPENED,
@@ -82,11 +84,13 @@ def tracking_event_process(*, tracking_event_id: int) -> None:
         return
     event = TrackingEvent.objects.select_related("delivery__subscriber").get(pk=tracking_event_id)
     delivery = event.delivery
+    bounce = bounce_kind(event.event_type, event.esp_event)
     if delivery is not None:
-        _advance(delivery, _EVENT_STATUS.get(event.event_type), event.occurred_at)
+        status = Status.BOUNCED if bounce else _EVENT_STATUS.get(event.event_type)
+        _advance(delivery, status, event.occurred_at)
     subscriber = delivery.subscriber if delivery else _subscriber_by_email(event.recipient)
     if subscriber is not None:
-        _suppress_if_needed(subscriber, event)
+        _suppress_if_needed(subscriber, event.event_type, bounce)
     if delivery is not None:
         digest_run_refresh(run_id=delivery.run_id)
 
@@ -108,26 +112,60 @@ def _subscriber_by_email(email: str) -> Subscriber | None:
     return Subscriber.objects.filter(email__iexact=email).first() if email else None
 
 
-def _is_soft_bounce(event: TrackingEvent) -> bool:
-    esp = event.esp_event if isinstance(event.esp_event, dict) else {}
+def bounce_kind(event_type: str, esp_event: Any) -> str | None:
+    """HARD, SOFT or None (not a bounce) for an event as anymail normalised it.
+
+    "deferred" means the ESP is still retrying (Mailgun's temporary failures, Postmark's
+    Transient, SendGrid's deferred, Postal's SoftFail): not a bounce, or one greylisting
+    server would count several times per message. The exception is Mailgun's last word
+    after 8 hours of retries ("Too old"), which may arrive as a temporary failure.
+    """
+    esp = esp_event if isinstance(esp_event, dict) else {}
+    if event_type == "bounced":
+        return SOFT if _is_soft_bounce(esp) else HARD
+    if event_type == "deferred" and _mailgun_gave_up(esp):
+        return SOFT
+    return None
+
+
+def _is_soft_bounce(esp: dict[str, Any]) -> bool:
     bounce = esp.get("bounce") if isinstance(esp.get("bounce"), dict) else {}
     return (
         esp.get("Type") == "SoftBounce"  # Postmark
-        or esp.get("severity") == "temporary"  # Mailgun
-        or bounce.get("bounceType") == "Transient"  # Amazon SES
+        or _mailgun_gave_up(esp)
+        or _mailgun_smtp_code(esp) // 100 == 4  # Mailgun: the server only said "try later"
+        or bounce.get("bounceType") in ("Transient", "Undetermined")  # Amazon SES
+        or (esp.get("event") == "bounce" and esp.get("type") == "blocked")  # SendGrid
     )
 
 
-def _suppress_if_needed(subscriber: Subscriber, event: TrackingEvent) -> None:
+def _mailgun_data(esp: dict[str, Any]) -> dict[str, Any]:
+    data = esp.get("event-data")
+    return data if isinstance(data, dict) else {}
+
+
+def _mailgun_gave_up(esp: dict[str, Any]) -> bool:
+    # Mailgun drops a message it could not deliver within its retry window with reason
+    # "old" (delivery-status 602 "Too old"): the mailbox was unreachable, not unknown.
+    return _mailgun_data(esp).get("reason") == "old"
+
+
+def _mailgun_smtp_code(esp: dict[str, Any]) -> int:
+    status = _mailgun_data(esp).get("delivery-status")
+    code = status.get("code") if isinstance(status, dict) else None
+    return code if isinstance(code, int) else 0
+
+
+def _suppress_if_needed(subscriber: Subscriber, event_type: str, bounce: str | None) -> None:
     from subscriptions.models import ConsentRecord
     from subscriptions.services import subscriber_unsubscribe
 
     method = ConsentRecord.UnsubscribeMethod
-    if event.event_type == "complained":
+    if event_type == "complained":
         subscriber_unsubscribe(subscriber=subscriber, method=method.COMPLAINT)
-    elif event.event_type == "bounced" and not _is_soft_bounce(event):
+    elif bounce == HARD:
         subscriber_unsubscribe(subscriber=subscriber, method=method.BOUNCE)
-    elif event.event_type == "bounced":
+    elif bounce == SOFT:
         Subscriber.objects.filter(pk=subscriber.pk).update(
             soft_bounce_count=F("soft_bounce_count") + 1
         )

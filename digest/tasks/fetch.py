@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from celery import shared_task
 
@@ -11,9 +11,13 @@ from digest.catalogue import catalogue_fetch
 from digest.models import FetchRun
 from digest.sources import enabled_source_names
 
-__all__ = ["fetch_all_sources", "fetch_source", "refetch_missing_sources"]
+__all__ = ["fetch_all_sources", "fetch_source", "refetch_missing_sources", "refetch_previous_day"]
 
 logger = logging.getLogger(__name__)
+
+# Sources worth fetching again for a past day: Hugging Face keeps every day's list and its
+# upvotes keep growing after the day. arXiv's feed only ever holds today's announcement.
+GROWING_COUNT_SOURCES = ("hf_api", "hf_page")
 
 
 @shared_task(name="digest.tasks.fetch_all_sources")
@@ -34,6 +38,18 @@ def refetch_missing_sources(day: str | None = None) -> list[str]:
     """Fetch again each enabled source whose latest run for ``day`` failed or found nothing."""
     day = day or _today()
     return _queue(_missing_sources(date.fromisoformat(day)), day)
+
+
+@shared_task(name="digest.tasks.refetch_previous_day")
+def refetch_previous_day(day: str | None = None) -> list[str]:
+    """Fetch again the day before ``day`` (default: today in UTC), for its final upvotes.
+
+    The morning fetch sees a day's papers hours after they were listed; the refetch
+    updates that day's PaperTrend rows (rank, upvotes) and the papers' counters.
+    """
+    previous = date.fromisoformat(day or _today()) - timedelta(days=1)
+    sources = [name for name in enabled_source_names() if name in GROWING_COUNT_SOURCES]
+    return _queue(sources, previous.isoformat())
 
 
 def _queue(sources: list[str], day: str) -> list[str]:

@@ -125,7 +125,7 @@ def test_it_resubscribes_with_a_fresh_consent(subscriber_factory):
     services.subscriber_unsubscribe(subscriber=sub, method=Method.FOOTER_LINK)
     services.subscriber_resubscribe(subscriber=sub, ip="192.0.2.1")
     sub.refresh_from_db()
-    consent = ConsentRecord.objects.get(subscriber=sub)
+    consent = sub.consent  # the new one; tests/subscriptions/test_consent_history.py
     assert sub.status == Subscriber.Status.ACTIVE and sub.unsubscribed_at is None
     assert (consent.unsubscribed_at, consent.unsubscribe_method) == (None, "")
     assert consent.confirmed_ip == "192.0.2.1"

@@ -188,3 +188,17 @@ def test_an_event_settles_a_delivery_left_for_reconciliation(
         _post(client, _event(sent, "Delivery", DeliveredAt="2026-11-17T08:01:00Z"))
     sent.refresh_from_db()
     assert (sent.status, sent.needs_reconciliation) == ("delivered", False)
+
+
+def test_a_transient_bounce_neither_counts_nor_suppresses(
+    client, sent, django_capture_on_commit_callbacks, settings
+):
+    # anymail turns Postmark's Transient into "deferred": Postmark is still retrying.
+    settings.DIGEST_SOFT_BOUNCE_LIMIT = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, _bounce(sent, "Transient", 555)).status_code == 200
+    assert TrackingEvent.objects.get().event_type == "deferred"
+    sent.refresh_from_db()
+    sent.subscriber.refresh_from_db()
+    assert sent.status == "sent"
+    assert (sent.subscriber.soft_bounce_count, sent.subscriber.status) == (0, "active")
