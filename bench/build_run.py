@@ -1,11 +1,15 @@
 """Build and render a digest run for many synthetic subscribers over 300 real papers.
 
-Timed, in a fresh process per run (so peak RSS is the run's own):
-  build  = digest_run_build(): load the due subscribers, no-repeat exclusions, profiles,
-           rank_for_all, insert of the deliveries (picks snapshot) on PostgreSQL;
+Timed, in a fresh process per run (so peak RSS is the run's own; imports included):
+  build  = digest_run_build(day=...), as the `send_digests` command calls it: load
+           the due subscribers, no-repeat exclusions, feedback and profiles, one
+           ranking.Ranker for the edition (rank_columns per batch of PLAN_BATCH), the
+           picks JSON and the insert of the deliveries (COPY) on PostgreSQL;
   render = every delivery's full email (subject, text, CSS-inlined HTML with its signed
-           links) from the run's snapshot, as the send path renders it (not sent), split
-           over --render-processes forked processes (2, like the two send workers).
+           links) from the run's snapshot, loaded and rendered as the send path does
+           (Delivery + subscriber rows, renderer_for(run).render; MIME and SMTP are
+           bench/send_smtp.py's business), split over --render-processes forked
+           processes (2, like the two send workers).
 Peak RSS is the largest of the builder and the renderers.
 Not timed: creating the subscribers and papers.
 
@@ -95,7 +99,17 @@ def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
     print(f"setup: {len(papers)} papers, {n_subscribers} subscribers", file=sys.stderr)
 
 
-def _render_share(run_id: int, workers: int, index: int) -> tuple[int, int]:
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. Not ru_maxrss: Linux carries it over execve(), so a fresh
+    child would report its parent's peak (here the setup of 100,000 subscribers)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _render_share(run_id: int, workers: int, index: int) -> tuple[int, int, float]:
     """Render every ``workers``-th delivery, as one of ``workers`` send processes would."""
     from digest.emails import renderer_for
     from digest.models import Delivery, DigestRun
@@ -113,7 +127,8 @@ def _render_share(run_id: int, workers: int, index: int) -> tuple[int, int]:
         )
         size += len(out.html)
         rendered += 1
-    return rendered, size
+    # A forked process starts with its parent's high-water mark: an upper bound.
+    return rendered, size, _peak_rss_mb()
 
 
 def measure(render_processes: int) -> dict[str, float]:
@@ -132,19 +147,16 @@ def measure(render_processes: int) -> dict[str, float]:
             _render_share, [(run.pk, render_processes, i) for i in range(render_processes)]
         )
     finished = time.perf_counter()
-    rendered = sum(n for n, _ in shares)
-    peak = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    )
+    rendered = sum(n for n, _, _ in shares)
+    peak = max(_peak_rss_mb(), *(rss for _, _, rss in shares))
     return {
         "deliveries": rendered,
         "build_s": built - started,
         "render_s": finished - built,
         "total_s": finished - started,
         "digests_per_s": rendered / (finished - started),
-        "peak_rss_mb": peak / 1024,
-        "mean_html_kb": sum(size for _, size in shares) / max(rendered, 1) / 1024,
+        "peak_rss_mb": peak,
+        "mean_html_kb": sum(size for _, size, _ in shares) / max(rendered, 1) / 1024,
     }
 
 

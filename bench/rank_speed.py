@@ -1,11 +1,14 @@
-"""Speed and memory of rank_for_all for many synthetic subscribers over real papers.
+"""Speed and memory of the ranker for many synthetic subscribers over real papers.
 
-Each size runs in a fresh subprocess so its peak RSS is its own. Timed: one call of
-rank_for_all (building the profile matrix, all signals, MMR, reasons and Pick objects).
-Not timed: loading the papers and generating the synthetic profiles.
+Each size and mode runs in fresh subprocesses so its peak RSS is its own. Timed: the
+per-day work (Ranker(...)) plus ranking every profile, in one of three modes:
+``columns`` (one Ranker.rank_columns call: arrays, what the digest build uses),
+``rank`` (one Ranker.rank call, with the Pick objects: rank_for_all) and ``batches``
+(rank_columns on batches of --batch profiles from one Ranker). Not timed: loading the
+papers and generating the synthetic profiles.
 
     .venv/bin/python bench/rank_speed.py                     # 1k, 10k, 100k; 3 runs each
-    .venv/bin/python bench/rank_speed.py --sizes 1000 --runs 1 --svm 50
+    .venv/bin/python bench/rank_speed.py --sizes 1000 --runs 1 --svm 50 --modes rank
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._papers import DATA_DIR, load_papers
-from digest.ranking import Candidate, Profile, rank_for_all
+from digest.ranking import Candidate, Profile, Ranker
+
+MODES = {
+    "columns": "Ranker.rank_columns (arrays)",
+    "rank": "Ranker.rank (Pick objects)",
+    "batches": "rank_columns in batches",
+}
 
 CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "stat.ML", "cs.IR", "cs.SD", "eess.AS"]
 
@@ -35,29 +44,38 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="fresh processes per size (median)")
     parser.add_argument("--papers", type=int, default=300)
     parser.add_argument("--svm", type=int, default=200, help="subscribers for the SVM baseline")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--batch", type=int, default=5_000, help="profiles per call (batches)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=list(MODES), default="rank", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(_child(args.child, args.papers, args.seed, args.data_dir)))
+        print(json.dumps(_child(args.child, args.papers, args.seed, args.data_dir, args)))
         return
     _parent(args)
 
 
 def _parent(args: argparse.Namespace) -> None:
-    print(f"rank_for_all, {args.papers} real papers, median of {args.runs} fresh processes")
-    print(f"{'subscribers':>12} {'wall s':>7} {'CPU s':>6} {'CPU ms/1k subs':>15} "
-          f"{'peak RSS MB':>12} {'RSS before MB':>14} {'picks':>10} {'load avg':>9}")  # fmt: skip
+    print(f"{args.papers} real papers, median of {args.runs} fresh processes; "
+          f"batches of {args.batch:,}; load average before: {_loadavg()}")  # fmt: skip
+    print(f"{'mode':<30} {'subscribers':>11} {'wall s':>7} {'CPU s':>6} {'day wall s':>14} "
+          f"{'CPU ms/1k subs':>14} {'peak RSS MB':>11} {'RSS before MB':>13} {'picks':>10} "
+          f"{'load':>5}")  # fmt: skip
     for size in args.sizes:
-        runs = [_spawn(size, seed, args) for seed in range(args.runs)]
+        for mode in args.modes:
+            args.mode = mode
+            runs = [_spawn(size, seed, args) for seed in range(args.runs)]
 
-        def median(key: str, runs: list[dict] = runs) -> float:
-            return statistics.median(r[key] for r in runs)
+            def median(key: str, runs: list[dict] = runs) -> float:
+                return statistics.median(r[key] for r in runs)
 
-        print(f"{size:>12,} {median('wall'):>7.2f} {median('cpu'):>6.2f} "
-              f"{1e6 * median('cpu') / size:>15.1f} {median('peak_mb'):>12.0f} "
-              f"{median('before_mb'):>14.0f} {runs[0]['picks']:>10,} {median('load'):>9.1f}")  # fmt: skip
+            print(f"{MODES[mode]:<30} {size:>11,} {median('wall'):>7.2f} {median('cpu'):>6.2f} "
+                  f"{median('day'):>14.2f} {1e6 * median('cpu') / size:>14.1f} "
+                  f"{median('peak_mb'):>11.0f} {median('before_mb'):>13.0f} "
+                  f"{runs[0]['picks']:>10,} {median('load'):>5.1f}")  # fmt: skip
+    print(f"load average after: {_loadavg()}")
     if args.svm:
         per_sub = _svm_seconds_per_subscriber(args.svm, args.papers, args.data_dir)
         print(
@@ -79,28 +97,45 @@ def _spawn(size: int, seed: int, args: argparse.Namespace) -> dict:
         str(args.papers),
         "--data-dir",
         str(args.data_dir),
+        "--mode",
+        args.mode,
+        "--batch",
+        str(args.batch),
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _child(size: int, n_papers: int, seed: int, data_dir: Path) -> dict:
+def _child(size: int, n_papers: int, seed: int, data_dir: Path, args: argparse.Namespace) -> dict:
     papers, pool = world(n_papers, data_dir)
     profiles = synthetic_profiles(size, papers, pool, random.Random(seed))
     before = _rss_now_mb()
     start, cpu = time.perf_counter(), time.process_time()
-    result = rank_for_all(papers, profiles, reference=pool)
+    ranker = Ranker(papers, reference=pool)
+    day = time.perf_counter() - start
+    if args.mode == "rank":
+        picks = sum(map(len, ranker.rank(profiles)))
+    elif args.mode == "columns":
+        picks = len(ranker.rank_columns(profiles).paper)
+    else:
+        batches = range(0, size, args.batch)
+        picks = sum(len(ranker.rank_columns(profiles[i : i + args.batch]).paper) for i in batches)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "wall": wall,
         "cpu": cpu,
+        "day": day,
         "load": os.getloadavg()[0],
         "peak_mb": peak,
         "before_mb": before,
-        "picks": sum(map(len, result)),
+        "picks": picks,
     }
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def world(n_papers: int, data_dir: Path) -> tuple[list[Candidate], list[Candidate]]:

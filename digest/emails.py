@@ -4,8 +4,8 @@ Everything that is the same for every reader of an edition is rendered through D
 templates and CSS-inlined ONCE per run: the frame (emails/digest-body.html extending
 emails/base.html, inlined as a whole document so the <style> block with the dark-mode
 rules stays), the subject and text frames, and one block per paper. Per-subscriber
-values are left as ``@@name@@`` markers and filled per email with one regex pass, which
-is two orders of magnitude cheaper than a template render plus an inliner run.
+values are left as ``@@name@@`` markers, split out once and joined per email, which is
+two orders of magnitude cheaper than a template render plus an inliner run.
 
 Papers are rendered from the run's snapshot (DigestRun.papers) and the delivery's picks,
 so the admin can re-render exactly the email a subscriber got.
@@ -104,8 +104,10 @@ def unsubscribe_mailto(token_url: str) -> str:
 class _Links:
     """The signed links of subscriptions/tokens.py, with each URL pattern reversed once.
 
-    ``reverse()`` costs more than the HMAC itself and an email has ~25 links; the
-    result is identical to tokens.<purpose>_url() (tests check it).
+    ``reverse()`` costs more than the HMAC itself; the result is identical to
+    tokens.<purpose>_url() (tests check it). An email signs four tokens: one for all
+    its feedback links (the paper and the kind are in the URL path, outside the
+    signature), web version, manage and unsubscribe.
     """
 
     PLACEHOLDER = "TOKENPLACEHOLDER"
@@ -118,7 +120,6 @@ class _Links:
         self.patterns = {
             name: tokens.absolute(reverse(name, args=[self.PLACEHOLDER])).split(self.PLACEHOLDER)
             for name in (
-                "subscriptions:feedback",
                 "subscriptions:manage",
                 "subscriptions:unsubscribe",
                 "digest:web_version",
@@ -134,19 +135,30 @@ class _Links:
     def start_email(self) -> None:
         self.timestamp = signing.b62_encode(int(time.time()))
 
-    def url(self, name: str, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
-        head, tail = self.patterns[name]
+    def token(self, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
         value = f"{subscriber.pk}.{subscriber.token_version}"
         if extra:
             value = f"{value}.{extra}"
         value = f"{value}:{self.timestamp}"
         mac = hmac.new(self.keys[purpose], value.encode(), hashlib.sha256).digest()
-        return f"{head}{value}:{signing.b64_encode(mac).decode()}{tail}"
+        return f"{value}:{signing.b64_encode(mac).decode()}"
 
-    def feedback(self, subscriber: Any, arxiv_id: str, kind: str) -> str:
-        return self.url(
-            "subscriptions:feedback", subscriber, Purpose.FEEDBACK, f"{kind}.{arxiv_id}"
-        )
+    def url(self, name: str, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
+        head, tail = self.patterns[name]
+        return f"{head}{self.token(subscriber, purpose, extra)}{tail}"
+
+    def feedback_token(self, subscriber: Any, delivery_id: int) -> str:
+        return self.token(subscriber, Purpose.FEEDBACK, str(delivery_id))
+
+    def feedback_pattern(self, arxiv_id: str, kind: str, mark: str) -> str:
+        """The feedback URL of one paper and kind, with ``mark`` in place of the token."""
+        args = [self.PLACEHOLDER, kind, arxiv_id]
+        url = reverse("subscriptions:delivery_feedback", args=args)
+        return tokens.absolute(url).replace(self.PLACEHOLDER, mark)
+
+    def feedback(self, subscriber: Any, delivery_id: int, arxiv_id: str, kind: str) -> str:
+        token = self.feedback_token(subscriber, delivery_id)
+        return self.feedback_pattern(arxiv_id, kind, token)
 
     def unsubscribe(self, subscriber: Any) -> str:
         return self.url("subscriptions:unsubscribe", subscriber, Purpose.UNSUBSCRIBE)
@@ -158,24 +170,65 @@ class _Links:
         return self.url("digest:web_version", subscriber, Purpose.WEB_VERSION, str(delivery_id))
 
 
-def _fill(template: str, values: Mapping[str, str]) -> str:
-    return MARK.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+FRAME_MARKS = (
+    "count",
+    "top_title",
+    "preheader",
+    "email",
+    "papers",
+    "web_version_url",
+    "manage_url",
+    "unsubscribe_url",
+)
+PAPER_MARKS = ("reason", "feedback_token")
 
 
-def _split(template: str) -> list[str]:
-    """[literal, name, literal, name, ..., literal]: filled by _join without a regex."""
-    return MARK.split(template)
+class _Template:
+    """A rendered part with ``@@name@@`` markers for ``names``, split once, joined per email.
 
+    A list copy and a join: cheaper than a regex pass or str.format, which rescan the
+    whole text every time. A "@@word@@" that is not one of the markers (say, in an
+    abstract) stays as it is.
+    """
 
-def _join(parts: list[str], values: Mapping[str, str]) -> str:
-    out = parts[:]
-    for i in range(1, len(out), 2):
-        out[i] = values[out[i]]
-    return "".join(out)
+    __slots__ = ("parts", "slots")
+
+    def __init__(self, rendered: str, names: Sequence[str]) -> None:
+        self.parts = MARK.split(rendered)  # [text, name, text, name, ..., text]
+        self.slots: list[tuple[int, str]] = []
+        for i in range(1, len(self.parts), 2):
+            name = self.parts[i]
+            if name in names:
+                self.slots.append((i, name))
+            else:
+                self.parts[i] = f"@@{name}@@"
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        out = self.parts[:]
+        for i, name in self.slots:
+            out[i] = values[name]
+        return "".join(out)
 
 
 def _marks(*names: str) -> dict[str, str]:
     return {name: f"@@{name}@@" for name in names}
+
+
+@dataclass(frozen=True, slots=True)
+class _Top:
+    """The subject's top title and the preheader for one paper, plain and escaped."""
+
+    title: str
+    preheader: str
+    title_html: str
+    preheader_html: str
+
+    @classmethod
+    def of(cls, title: str) -> _Top:
+        # ASCII "...": a non-ASCII subject needs RFC 2047 encoding, slow in Python's email.
+        top = title if len(title) <= TOP_TITLE_CHARS else title[: TOP_TITLE_CHARS - 3] + "..."
+        preheader = f"Top pick: {top}" if top else "Today's trending papers"
+        return cls(top, preheader, html.escape(top), html.escape(preheader))
 
 
 class RunRenderer:
@@ -192,58 +245,91 @@ class RunRenderer:
             **_marks("count", "top_title", "preheader", "email", "papers"),
             **_marks("web_version_url", "manage_url", "unsubscribe_url"),
         }
-        self.subject = " ".join(render_to_string("emails/digest-subject.txt", ctx).split())
-        self.text_frame = render_to_string("emails/digest-body.txt", ctx)
+        subject = " ".join(render_to_string("emails/digest-subject.txt", ctx).split())
+        self.subject = _Template(subject, FRAME_MARKS)
+        self.text_frame = _Template(render_to_string("emails/digest-body.txt", ctx), FRAME_MARKS)
         document = render_to_string("emails/digest-body.html", ctx)
         self.css = "\n".join(STYLE.findall(document))
         # keep_style_tags: the @media (prefers-color-scheme: dark) rules can't be inlined.
-        self.html_frame = css_inline.CSSInliner(keep_style_tags=True).inline(document)
-        self.html_blocks: dict[str, list[str]] = {}
-        self.text_blocks: dict[str, list[str]] = {}
-        self.titles = {arxiv_id: paper["title"] for arxiv_id, paper in papers.items()}
+        inlined = css_inline.CSSInliner(keep_style_tags=True).inline(document)
+        self.html_frame = _Template(inlined, FRAME_MARKS)
+        self.html_blocks: dict[str, _Template] = {}
+        self.text_blocks: dict[str, _Template] = {}
+        self.tops = {arxiv_id: _Top.of(paper["title"]) for arxiv_id, paper in papers.items()}
+        self.no_top = _Top.of("")
+        # Reasons repeat across subscribers (they are worded from a few parts).
+        self.escaped_reasons: dict[str, str] = {}
         for arxiv_id, paper in papers.items():
             self._render_paper(arxiv_id, paper)
 
     def _render_paper(self, arxiv_id: str, paper: Mapping[str, Any]) -> None:
-        ctx = {"paper": paper, **_marks("reason", "like_url", "dislike_url")}
+        # The feedback URLs are fixed but for the email's one token (@@feedback_token@@).
+        mark = "@@feedback_token@@"
+        ctx = {
+            "paper": paper,
+            "like_url": self.links.feedback_pattern(arxiv_id, "like", mark),
+            "dislike_url": self.links.feedback_pattern(arxiv_id, "dislike", mark),
+            **_marks("reason"),
+        }
         block = render_to_string("emails/partials/digest-paper.html", ctx)
-        self.html_blocks[arxiv_id] = _split(css_inline.inline_fragment(block, self.css))
-        self.text_blocks[arxiv_id] = _split(
-            render_to_string("emails/partials/digest-paper.txt", ctx)
-        )
+        inlined = css_inline.inline_fragment(block, self.css)
+        self.html_blocks[arxiv_id] = _Template(inlined, PAPER_MARKS)
+        text = render_to_string("emails/partials/digest-paper.txt", ctx)
+        self.text_blocks[arxiv_id] = _Template(text, PAPER_MARKS)
+
+    def _escape_reason(self, reason: str) -> str:
+        escaped = self.escaped_reasons.get(reason)
+        if escaped is None:
+            if len(self.escaped_reasons) >= 100_000:  # bounded: free-text reasons vary
+                self.escaped_reasons.clear()
+            escaped = self.escaped_reasons[reason] = html.escape(reason)
+        return escaped
 
     def render(
         self, *, delivery_id: int, subscriber: Any, picks: Sequence[Mapping]
     ) -> RenderedDigest:
-        picks = [pick for pick in picks if pick["arxiv_id"] in self.html_blocks]
-        self.links.start_email()
+        html_blocks, text_blocks = self.html_blocks, self.text_blocks
+        picks = [pick for pick in picks if pick["arxiv_id"] in html_blocks]
+        links = self.links
+        links.start_email()
+        # Signed tokens are [0-9A-Za-z.:_-]: nothing to escape in HTML.
+        token = links.feedback_token(subscriber, delivery_id)
         html_papers, text_papers = [], []
         for pick in picks:
             arxiv_id = pick["arxiv_id"]
-            values = {
-                "reason": pick.get("reason", ""),
-                "like_url": self.links.feedback(subscriber, arxiv_id, "like"),
-                "dislike_url": self.links.feedback(subscriber, arxiv_id, "dislike"),
-            }
-            html_papers.append(_join(self.html_blocks[arxiv_id], _escaped(values)))
-            text_papers.append(_join(self.text_blocks[arxiv_id], values))
-        top = self.titles[picks[0]["arxiv_id"]] if picks else ""
-        # ASCII "...": a non-ASCII subject needs RFC 2047 encoding, slow in Python's email.
-        top = top if len(top) <= TOP_TITLE_CHARS else top[: TOP_TITLE_CHARS - 3] + "..."
-        values = {
-            "count": str(len(picks)),
-            "top_title": top,
-            "preheader": f"Top pick: {top}" if top else "Today's trending papers",
-            "email": subscriber.email,
-            "web_version_url": self.links.web_version(subscriber, delivery_id),
-            "manage_url": self.links.manage(subscriber),
-            "unsubscribe_url": self.links.unsubscribe(subscriber),
+            reason = pick.get("reason", "")
+            values = {"reason": self._escape_reason(reason), "feedback_token": token}
+            html_papers.append(html_blocks[arxiv_id].fill(values))
+            values["reason"] = reason
+            text_papers.append(text_blocks[arxiv_id].fill(values))
+        top = self.tops[picks[0]["arxiv_id"]] if picks else self.no_top
+        urls = {
+            "web_version_url": links.web_version(subscriber, delivery_id),
+            "manage_url": links.manage(subscriber),
+            "unsubscribe_url": links.unsubscribe(subscriber),
         }
+        count = str(len(picks))
         content_html = "".join(html_papers)
+        text_values = {
+            **urls,
+            "count": count,
+            "top_title": top.title,
+            "preheader": top.preheader,
+            "email": subscriber.email,
+            "papers": "\n".join(text_papers),
+        }
+        html_values = {
+            **_escaped(urls),
+            "count": count,
+            "top_title": top.title_html,
+            "preheader": top.preheader_html,
+            "email": html.escape(subscriber.email),
+            "papers": content_html,
+        }
         return RenderedDigest(
-            subject=_fill(self.subject, values),
-            text=_fill(self.text_frame, {**values, "papers": "\n".join(text_papers)}),
-            html=_fill(self.html_frame, {**_escaped(values), "papers": content_html}),
+            subject=self.subject.fill(text_values),
+            text=self.text_frame.fill(text_values),
+            html=self.html_frame.fill(html_values),
             content_html=content_html,
         )
 
@@ -265,7 +351,9 @@ class RunRenderer:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "X-Digest-Delivery": str(delivery_id),
         }
-        message = EmailMultiAlternatives(
+        from digest.mime import DigestEmail  # MIME bytes written directly (digest/mime.py)
+
+        message = DigestEmail(
             subject=rendered.subject,
             body=rendered.text,
             from_email=settings.DEFAULT_FROM_EMAIL,

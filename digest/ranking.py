@@ -15,7 +15,9 @@ import logging
 import math
 import operator
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +36,17 @@ from digest.ranking_text import (
 )
 from digest.ranking_text import shorten as _shorten
 
-__all__ = ["Candidate", "Pick", "Profile", "parse_interests", "rank_for_all", "resolve_weights"]
+__all__ = [
+    "Candidate",
+    "Pick",
+    "Profile",
+    "RankedColumns",
+    "Ranker",
+    "parse_interests",
+    "rank_columns",
+    "rank_for_all",
+    "resolve_weights",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +79,8 @@ MAX_REASON_PARTS = 3
 # A followed author's paper outranks everything else whatever the other signals say.
 FORCED = 1000.0
 CHUNK_ROWS = 4096
+# Chunks scored at once (threads: numpy and scipy release the GIL in the heavy loops).
+THREADS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +115,72 @@ class Pick:
     reasons: tuple[str, ...]
 
 
+class Ranker:
+    """Ranks the day's candidates for any number of profiles, in as many calls as wanted.
+
+    The per-day work (the corpus, its tf-idf and similarities, popularity, the papers'
+    categories and authors, the phrase tf-idf of every interest phrase seen so far, and
+    the wording of reasons) is done once and kept; each ``rank``/``rank_columns`` call
+    only reads its profiles. Ranking a batch gives exactly what ``rank_for_all`` gives
+    for that batch alone.
+    """
+
+    def __init__(
+        self,
+        candidates: Sequence[Candidate],
+        *,
+        reference: Sequence[Candidate] = (),
+        weights: Mapping[str, float] | None = None,
+    ) -> None:
+        self.candidates = tuple(candidates)
+        self.weights = resolve_weights(weights)
+        self._day = _Day(self.candidates, reference) if self.candidates else None
+
+    def rank(self, profiles: Sequence[Profile]) -> list[list[Pick]]:
+        """Top ``profile.k`` candidates for each profile, best first, as Pick objects."""
+        with _no_gc():
+            return self.rank_columns(profiles).picks(self.candidates)
+
+    def rank_columns(self, profiles: Sequence[Profile]) -> RankedColumns:
+        """The same picks as ``rank``, as flat arrays (no per-pick Python objects)."""
+        if self._day is None or not profiles:
+            return RankedColumns.empty(len(profiles))
+        with _no_gc():
+            return _rank(self._day, profiles, self.weights)
+
+
+@dataclass(frozen=True, slots=True)
+class RankedColumns:
+    """Every profile's picks as columns. Picks of profile i are rows offsets[i]:offsets[i+1],
+    best first; ``paper`` indexes the Ranker's candidates, ``reason`` indexes
+    ``reason_texts`` (Pick.reason) and ``reason_parts`` (Pick.reasons). ``score`` is not
+    rounded (Pick.score is, to 4 decimals)."""
+
+    offsets: np.ndarray
+    paper: np.ndarray
+    score: np.ndarray
+    reason: np.ndarray
+    reason_texts: list[str]
+    reason_parts: list[tuple[str, ...]]
+
+    @classmethod
+    def empty(cls, n_profiles: int) -> RankedColumns:
+        none = np.zeros(0, np.int32)
+        offsets = np.zeros(n_profiles + 1, np.int64)
+        return cls(offsets, none, np.zeros(0, np.float32), none.copy(), [], [])
+
+    def picks(self, candidates: Sequence[Candidate]) -> list[list[Pick]]:
+        """Pick objects, one list per profile (``candidates``: the Ranker's, same order)."""
+        with _no_gc():
+            reason = self.reason.tolist()
+            ids = list(map([c.arxiv_id for c in candidates].__getitem__, self.paper.tolist()))
+            scores = np.round(self.score.astype(np.float64), 4).tolist()
+            texts = list(map(self.reason_texts.__getitem__, reason))
+            parts = list(map(self.reason_parts.__getitem__, reason))
+            flat = _new_picks(ids, scores, texts, parts)
+            return [flat[a:b] for a, b in itertools.pairwise(self.offsets.tolist())]
+
+
 def rank_for_all(
     candidates: Sequence[Candidate],
     profiles: Sequence[Profile],
@@ -109,37 +189,53 @@ def rank_for_all(
     weights: Mapping[str, float] | None = None,
 ) -> list[list[Pick]]:
     """Top ``profile.k`` candidates for each profile, best first, with a score and a reason."""
-    if not candidates or not profiles:
-        return [[] for _ in profiles]
+    return Ranker(candidates, reference=reference, weights=weights).rank(profiles)
+
+
+def rank_columns(
+    candidates: Sequence[Candidate],
+    profiles: Sequence[Profile],
+    *,
+    reference: Sequence[Candidate] = (),
+    weights: Mapping[str, float] | None = None,
+) -> RankedColumns:
+    """``rank_for_all`` as columns (see RankedColumns): what a bulk writer wants."""
+    return Ranker(candidates, reference=reference, weights=weights).rank_columns(profiles)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
     # Millions of small acyclic objects (picks, reasons): without this the cyclic GC
     # rescans all of them again and again and the run gets slower than linear.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _rank(candidates, profiles, reference, resolve_weights(weights))
+        yield
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _rank(
-    candidates: Sequence[Candidate],
-    profiles: Sequence[Profile],
-    reference: Sequence[Candidate],
-    w: Mapping[str, float],
-) -> list[list[Pick]]:
-    corpus = _Corpus(candidates, reference)
-    enc = _ProfileArrays(profiles, corpus)
-    semantic = _semantic_scorer(corpus, enc, w)
-    reasons = _ReasonBuilder(corpus, enc)
-    out: list[list[Pick]] = [[] for _ in profiles]
-    for rows in enc.chunks():
+def _rank(day: _Day, profiles: Sequence[Profile], w: Mapping[str, float]) -> RankedColumns:
+    enc = _ProfileArrays(profiles, day)
+    semantic = _semantic_scorer(day.corpus, enc, w)
+    reasons = _ReasonCodes(day, enc)
+
+    def score(rows: np.ndarray) -> tuple[np.ndarray, ...]:
         chunk = _Chunk(enc, rows)
-        signals = _signals(corpus, enc, chunk, semantic)
-        base = _blend(signals, w, corpus.popularity)
-        picked = _select(corpus, chunk.k, base, signals, w["diversity"])
-        reasons.emit(chunk, picked, base, signals, out)
-    return out
+        signals = _signals(day.corpus, enc, chunk, semantic)
+        base = _blend(signals, w, day.corpus.popularity)
+        picked = _select(day.corpus, chunk.k, base, signals, w["diversity"])
+        return reasons.emit(chunk, picked, base, signals)
+
+    chunks = enc.chunks()
+    if THREADS > 1 and len(chunks) > 1:
+        # The chunks' array work releases the GIL; map() keeps the chunks' order.
+        with ThreadPoolExecutor(THREADS) as pool:
+            parts = list(pool.map(score, chunks))
+    else:
+        parts = [score(rows) for rows in chunks]
+    return reasons.columns(parts, len(profiles))
 
 
 def resolve_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
@@ -180,6 +276,78 @@ class _Corpus:
         self.sim = np.vstack([sim, np.zeros((1, self.n), np.float32)])
         self.popularity = _popularity(unique)
         self.upvotes = np.array([c.upvotes for c in unique], np.int64)
+
+
+class _Day:
+    """Everything about the day's papers that does not depend on the profiles."""
+
+    def __init__(self, candidates: Sequence[Candidate], reference: Sequence[Candidate]) -> None:
+        self.corpus = corpus = _Corpus(candidates, reference)
+        papers = corpus.docs[: corpus.n]
+        # Corpus row -> the paper's position in the candidates as given (its first copy).
+        first: dict[str, int] = {}
+        for i, c in enumerate(candidates):
+            first.setdefault(c.arxiv_id, i)
+        self.position = np.array([first[d.arxiv_id] for d in papers], np.int32)
+        self.today = {a: j for a, j in corpus.row.items() if j < corpus.n}
+        self.categories = _PaperNames([c.categories for c in papers], str.casefold)
+        self.authors = _PaperNames([c.authors for c in papers], author_key)
+        self.phrases = _PhraseIndex(corpus)
+        # Reason parts worded once per day; index -1 (part absent) lands on a trailing None.
+        self.author_part = _table([f"by {a}, whom you follow" for a in self.authors.text])
+        self.category_part = _table([f"in {c}" for c in self.categories.text])
+        self.liked_part = _table(
+            [f"similar to '{_shorten(d.title, 50)}', which you liked" for d in corpus.docs]
+        )
+        self.trending_part = _table([_trending(int(v)) for v in corpus.upvotes])
+
+
+class _PaperNames:
+    """Names (categories, authors) on the papers, with ids; the first spelling is shown."""
+
+    def __init__(self, papers: Sequence[Sequence[str]], norm: Callable[[str], str]) -> None:
+        self.norm = norm
+        self.col: dict[str, int] = {}
+        self.text: list[str] = []
+        for name in itertools.chain.from_iterable(papers):
+            if norm(name) not in self.col:
+                self.col[norm(name)] = len(self.text)
+                self.text.append(name)
+        on_papers = {name: self.col[norm(name)] for name in itertools.chain.from_iterable(papers)}
+        # (names x papers), and (papers x names + 1) with an all-False pad column.
+        self.matrix = _Ragged(papers, on_papers, len(self.text)).csr.T.toarray()
+        self.has = _with_pad_column(self.matrix.T > 0)
+
+    def asked(self, wanted: Sequence[Sequence[str]]) -> _Ragged:
+        """The profiles' names as ids; names on no paper today are dropped."""
+        asked = set(itertools.chain.from_iterable(wanted))
+        norm, col = self.norm, self.col
+        table = {name: j for name in asked if (j := col.get(norm(name))) is not None}
+        return _Ragged(wanted, table, len(self.text))
+
+
+class _PhraseIndex:
+    """Sublinear tf-idf of interest phrases in the papers, one column per normalised phrase,
+    counted once per day for each phrase the first time a profile asks for it."""
+
+    def __init__(self, corpus: _Corpus) -> None:
+        self.fields = corpus.fields[: corpus.n]
+        self.n = corpus.n
+        self.column: dict[str, int] = {}  # phrase key -> column, -1 when on no paper
+        self.weights = np.zeros((self.n, 0), np.float32)
+
+    def add(self, keys: Iterable[str]) -> None:
+        new = {key for key in keys if key not in self.column}
+        if not new:
+            return
+        starts = phrase_starts(new)
+        counts = [count_phrases(f, new, starts) for f in self.fields]
+        found = sorted({key for c in counts for key in c})
+        offset = self.weights.shape[1]
+        self.column.update(dict.fromkeys(new, -1))
+        self.column.update({key: offset + j for j, key in enumerate(found)})
+        added = _phrase_tfidf(counts, {key: j for j, key in enumerate(found)}, self.n)
+        self.weights = np.hstack([self.weights, added[:, :-1]])
 
 
 def _fields(doc: Candidate) -> list[tuple[list[list[str]], float]]:
@@ -257,11 +425,16 @@ class _Ragged:
 
     def padded(self, pad: int) -> np.ndarray:
         """(profiles x longest set) array of the ids, padded with ``pad``."""
-        lengths = np.diff(self.csr.indptr)
-        out = np.full((len(lengths), max(int(lengths.max(initial=0)), 1)), pad, np.int64)
-        rows = np.repeat(np.arange(len(lengths)), lengths)
-        out[rows, np.arange(len(self.csr.indices)) - self.csr.indptr[rows]] = self.csr.indices
-        return out
+        return _padded(self.csr.indptr, self.csr.indices, pad)
+
+
+def _padded(indptr: np.ndarray, values: np.ndarray, pad: int) -> np.ndarray:
+    """Row i's values[indptr[i]:indptr[i + 1]] as a (rows x longest row) array padded with pad."""
+    lengths = np.diff(indptr)
+    out = np.full((len(lengths), max(int(lengths.max(initial=0)), 1)), pad, np.int64)
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    out[rows, np.arange(len(values)) - indptr[rows]] = values
+    return out
 
 
 class _ProfileArrays:
@@ -271,43 +444,68 @@ class _ProfileArrays:
     name, then looked up for all profiles at once.
     """
 
-    def __init__(self, profiles: Sequence[Profile], corpus: _Corpus) -> None:
+    def __init__(self, profiles: Sequence[Profile], day: _Day) -> None:
         def field(name: str) -> list:
             return list(map(operator.attrgetter(name), profiles))
 
+        corpus = day.corpus
         self.pad_row = corpus.pad_row
         self.k = np.maximum(np.fromiter(field("k"), np.int64, count=len(profiles)), 0)
-        interests = field("interests")
-        self._phrases(interests, corpus)
+        self._phrases(field("interests"), day.phrases)
         liked = _Ragged(field("liked"), corpus.row, corpus.pad_row)
         disliked = _Ragged(field("disliked"), corpus.row, corpus.pad_row)
         self.liked = liked.padded(corpus.pad_row)
         self.disliked = disliked.padded(corpus.pad_row)
-        self.categories_of(field("categories"), corpus)
-        self.authors_of(field("authors"), corpus)
+        categories = day.categories.asked(field("categories"))
+        self.paper_categories = day.categories.matrix
+        self.paper_has_category = day.categories.has
+        self.category_matrix = categories.csr
+        self.categories = categories.padded(len(day.categories.text))
+        self.n_categories = len(day.categories.text)
+        authors = day.authors.asked(field("authors"))
+        self.paper_authors = day.authors.matrix
+        self.paper_has_author = day.authors.has
+        self.author_matrix = authors.csr
+        self.authors = authors.padded(len(day.authors.text))
+        self.n_authors = len(day.authors.text)
         # Never pick a paper already sent, or already judged (liked or disliked).
-        today = {a: j for a, j in corpus.row.items() if j < corpus.n}
-        sent = _Ragged(field("exclude"), today, corpus.n).csr
+        sent = _Ragged(field("exclude"), day.today, corpus.n).csr
         judged = liked.csr[:, : corpus.n] + disliked.csr[:, : corpus.n]
         self.excluded = ((sent + judged) > 0).tocsr()
 
-    def _phrases(self, interests: list[tuple[str, ...]], corpus: _Corpus) -> None:
-        raw = set(itertools.chain.from_iterable(interests))
+    def _phrases(self, interests: list[tuple[str, ...]], index: _PhraseIndex) -> None:
+        """Each profile's phrases as columns of normalised phrases (``phrases``), and the
+        profile's own spelling of each (``spellings``, indexing ``phrase_text``): a reason
+        quotes the subscriber's words. Of two spellings of one phrase in a profile, the
+        first in sorted order is kept."""
+        raw = sorted(set(itertools.chain.from_iterable(interests)))
         key_of = {phrase: phrase_key(phrase) for phrase in raw}
-        display: dict[str, str] = {}
-        for phrase in sorted(raw):
-            display.setdefault(key_of[phrase], " ".join(phrase.split()))
-        vocab = set(display) - {""}
-        starts = phrase_starts(vocab)
-        counts = [count_phrases(f, vocab, starts) for f in corpus.fields[: corpus.n]]
-        found = sorted({key for c in counts for key in c})
+        index.add(set(key_of.values()) - {""})
+        # Columns in phrase order, so that ties between phrases break the same way
+        # whatever phrases other profiles (or earlier calls) asked for.
+        found = sorted({key for key in key_of.values() if key and index.column[key] >= 0})
         col = {key: j for j, key in enumerate(found)}
-        self.phrase_text = [display[key] for key in found]
-        self.phrase_weights = _phrase_tfidf(counts, col, corpus.n)
-        table = {phrase: col[key] for phrase, key in key_of.items() if key in col}
-        ragged = _Ragged(interests, table, len(found))
-        self.phrase_matrix = ragged.csr
-        self.phrases = ragged.padded(len(found))
+        self.phrase_weights = np.zeros((index.n, len(found) + 1), np.float32)
+        self.phrase_weights[:, :-1] = index.weights[:, [index.column[key] for key in found]]
+        self.phrase_text = [" ".join(phrase.split()) for phrase in raw]
+        by_spelling = _Ragged(interests, {p: i for i, p in enumerate(raw)}, len(raw)).csr
+        rows = np.repeat(np.arange(len(interests)), np.diff(by_spelling.indptr))
+        spelling = by_spelling.indices.astype(np.int64)
+        cols = np.array([col.get(key_of[p], -1) for p in raw], np.int64)[spelling]
+        keep = cols >= 0
+        rows, cols, spelling = rows[keep], cols[keep], spelling[keep]
+        order = np.lexsort((spelling, cols, rows))
+        rows, cols, spelling = rows[order], cols[order], spelling[order]
+        first = np.ones(len(rows), bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, spelling = rows[first], cols[first], spelling[first]
+        indptr = np.searchsorted(rows, np.arange(len(interests) + 1))
+        data = np.ones(len(cols), np.float32)
+        shape = (len(interests), len(found))
+        self.phrase_matrix = sparse.csr_matrix((data, cols, indptr), shape=shape)
+        self.phrases = _padded(indptr, cols, len(found))
+        self.spellings = _padded(indptr, spelling, len(raw))
+        self.n_phrases = len(found)
         self.interests = interests
         self.key_of = key_of
 
@@ -315,28 +513,19 @@ class _ProfileArrays:
         """Each profile's normalised phrases (for the semantic signal)."""
         return [tuple(dict.fromkeys(self.key_of[x] for x in ints)) for ints in self.interests]
 
-    def categories_of(self, wanted: list[tuple[str, ...]], corpus: _Corpus) -> None:
-        papers = [c.categories for c in corpus.docs[: corpus.n]]
-        self.category_text, paper, profile = _vocabulary(papers, wanted, str.casefold)
-        self.paper_categories = paper.csr.T.toarray()
-        self.category_matrix = profile.csr
-        self.categories = profile.padded(len(self.category_text))
-        self.paper_has_category = _with_pad_column(self.paper_categories.T > 0)
-
-    def authors_of(self, wanted: list[tuple[str, ...]], corpus: _Corpus) -> None:
-        papers = [c.authors for c in corpus.docs[: corpus.n]]
-        self.author_text, paper, profile = _vocabulary(papers, wanted, author_key)
-        self.paper_authors = paper.csr.T.toarray()
-        self.author_matrix = profile.csr
-        self.authors = profile.padded(len(self.author_text))
-        self.paper_has_author = _with_pad_column(self.paper_authors.T > 0)
-
     def chunks(self) -> list[np.ndarray]:
         # Profiles with the same k and about as many liked papers are scored together, so
         # the MMR runs no more steps, and the liked padding is no wider, than they need.
+        # A chunk never mixes two k: the MMR looks at the best max(3k, k + 20) papers of
+        # its k, so a profile's picks do not depend on who else is in the call.
         n_liked = (self.liked != self.pad_row).sum(axis=1)
         order = np.lexsort((n_liked, self.k))
-        return [order[i : i + CHUNK_ROWS] for i in range(0, len(order), CHUNK_ROWS)]
+        ends = np.flatnonzero(np.diff(self.k[order])) + 1
+        return [
+            group[i : i + CHUNK_ROWS]
+            for group in np.split(order, ends)
+            for i in range(0, len(group), CHUNK_ROWS)
+        ]
 
 
 class _Chunk:
@@ -347,30 +536,15 @@ class _Chunk:
         self.k = enc.k[rows]
         self.liked = _trim(enc.liked[rows], enc.pad_row)
         self.disliked = _trim(enc.disliked[rows], enc.pad_row)
-        self.phrases = _trim(enc.phrases[rows], len(enc.phrase_text))
-        self.categories = _trim(enc.categories[rows], len(enc.category_text))
-        self.authors = _trim(enc.authors[rows], len(enc.author_text))
+        self.phrases = _trim(enc.phrases[rows], enc.n_phrases)
+        self.spellings = enc.spellings[rows][:, : self.phrases.shape[1]]
+        self.categories = _trim(enc.categories[rows], enc.n_categories)
+        self.authors = _trim(enc.authors[rows], enc.n_authors)
 
 
 def _trim(padded: np.ndarray, pad: int) -> np.ndarray:
     width = int((padded != pad).sum(axis=1).max(initial=0))
     return padded[:, : max(width, 1)]
-
-
-def _vocabulary(
-    papers: Sequence[Sequence[str]], wanted: Sequence[Sequence[str]], norm: Callable[[str], str]
-) -> tuple[list[str], _Ragged, _Ragged]:
-    """Ids for the names seen on papers (first spelling kept for display); both sides mapped."""
-    col: dict[str, int] = {}
-    text: list[str] = []
-    for name in itertools.chain.from_iterable(papers):
-        if norm(name) not in col:
-            col[norm(name)] = len(text)
-            text.append(name)
-    on_papers = {name: col[norm(name)] for name in itertools.chain.from_iterable(papers)}
-    asked = set(itertools.chain.from_iterable(wanted))
-    table = {name: j for name in asked if (j := col.get(norm(name))) is not None}
-    return text, _Ragged(papers, on_papers, len(text)), _Ragged(wanted, table, len(text))
 
 
 def _with_pad_column(matrix: np.ndarray) -> np.ndarray:
@@ -530,27 +704,29 @@ def _top_columns(key: np.ndarray, width: int) -> np.ndarray:
 # --- Picks and reasons --------------------------------------------------------------
 
 
-class _ReasonBuilder:
-    """Makes the Pick objects of a chunk in bulk; each reason part is worded once.
+class _ReasonCodes:
+    """The picks of each chunk as arrays, and their reasons as codes worded once per call.
 
     Per pick, each reason part is a small int code (-1 where the part is absent), so the
     parts are chosen with array operations; each distinct combination of codes is turned
-    into text once per run and then shared by every pick that has it.
+    into text once and shared by every pick that has it.
     """
 
-    def __init__(self, corpus: _Corpus, enc: _ProfileArrays) -> None:
-        self.corpus = corpus
+    def __init__(self, day: _Day, enc: _ProfileArrays) -> None:
+        self.day = day
+        self.corpus = day.corpus
         self.enc = enc
-        # Index -1 (part absent) lands on the trailing None of each table.
-        self.author_part = _table([f"by {a}, whom you follow" for a in enc.author_text])
-        self.category_part = _table([f"in {c}" for c in enc.category_text])
-        self.liked_part = _table(
-            [f"similar to '{_shorten(d.title, 50)}', which you liked" for d in corpus.docs]
-        )
-        self.trending_part = _table([_trending(int(v)) for v in corpus.upvotes])
         self.phrase_width = len(enc.phrase_text) + 1
-        # (author, phrases, liked, category, trending) codes -> (reason, reasons).
-        self.texts: dict[tuple[int, ...], tuple[str, tuple[str, ...]]] = {}
+        # Codes are >= -2: shifted by 2, a pick's five codes are packed into one int64
+        # (mixed radix) when they fit, so that distinct reasons are one np.unique.
+        radix = [
+            enc.n_authors + 2,
+            self.phrase_width**2 + 2,
+            self.corpus.pad_row + 2,
+            enc.n_categories + 2,
+            self.corpus.n + 2,
+        ]
+        self.radix = radix if math.prod(radix) < 2**62 else None
 
     def emit(
         self,
@@ -558,21 +734,58 @@ class _ReasonBuilder:
         picked: np.ndarray,
         base: np.ndarray,
         signals: Mapping[str, np.ndarray],
-        out: list[list[Pick]],
-    ) -> None:
-        rows = chunk.rows
+    ) -> tuple[np.ndarray, ...]:
+        """(profile, paper row, score, reason codes) of the chunk's picks, by profile and
+        best first within a profile; the codes packed into one int64 per pick if they fit."""
         local, slot = np.nonzero((picked >= 0) & (np.arange(picked.shape[1]) < chunk.k[:, None]))
         paper = picked[local, slot]
         # Forced picks carry FORCED in the selection key only: scores stay comparable.
         score = base[local, paper]
         order = np.lexsort((-score, local))  # by row, best first
         local, paper, score = local[order], paper[order], score[order]
-        reason, reasons = self._texts(chunk, local, paper, signals)
-        ids = self.corpus.ids[paper].tolist()
-        flat = _new_picks(ids, np.round(score.astype(np.float64), 4).tolist(), reason, reasons)
-        bounds = np.searchsorted(local, np.arange(len(rows) + 1)).tolist()
-        for i, s in enumerate(rows.tolist()):
-            out[s] = flat[bounds[i] : bounds[i + 1]]
+        codes = self._texts(chunk, local, paper, signals)
+        if self.radix is not None:
+            packed = codes[:, 0] + 2
+            for j, size in enumerate(self.radix[1:], start=1):
+                packed *= size
+                packed += codes[:, j] + 2
+            codes = packed
+        return chunk.rows[local], paper, score, codes
+
+    def columns(self, parts: list[tuple[np.ndarray, ...]], n_profiles: int) -> RankedColumns:
+        profile, paper, score, codes = (np.concatenate(c) for c in zip(*parts, strict=True))
+        # Each profile is in one chunk and its picks are contiguous there: a stable sort
+        # by profile puts the chunks' picks in the profiles' order.
+        order = np.argsort(profile, kind="stable")
+        offsets = np.zeros(n_profiles + 1, np.int64)
+        np.cumsum(np.bincount(profile, minlength=n_profiles), out=offsets[1:])
+        if self.radix is None:
+            unique, inverse = _unique_rows(codes)
+        else:
+            packed, inverse = np.unique(codes, return_inverse=True)
+            unique = np.empty((len(packed), len(self.radix)), np.int64)
+            for j in reversed(range(len(self.radix))):
+                packed, digit = np.divmod(packed, self.radix[j])
+                unique[:, j] = digit - 2
+        # Two code rows can read the same (two papers with as many upvotes): one text each.
+        text_id: dict[str, int] = {}
+        texts: list[str] = []
+        reasons: list[tuple[str, ...]] = []
+        remap = np.empty(len(unique), np.int32)
+        for code, row in enumerate(map(tuple, unique.tolist())):
+            text, row_parts = self._wording(row)
+            remap[code] = j = text_id.setdefault(text, len(texts))
+            if j == len(texts):
+                texts.append(text)
+                reasons.append(row_parts)
+        return RankedColumns(
+            offsets=offsets,
+            paper=self.day.position[paper[order]],
+            score=score[order].astype(np.float32, copy=False),
+            reason=remap[inverse.reshape(-1)[order]],
+            reason_texts=texts,
+            reason_parts=reasons,
+        )
 
     def _texts(
         self,
@@ -580,7 +793,7 @@ class _ReasonBuilder:
         local: np.ndarray,
         paper: np.ndarray,
         signals: Mapping[str, np.ndarray],
-    ) -> tuple[list[str], list[tuple[str, ...]]]:
+    ) -> np.ndarray:
         """Reason parts in a fixed order (author, phrases, liked paper, category, trending),
         at most MAX_REASON_PARTS of them; trending also stands in when nothing else applies."""
         codes = self._codes(chunk, local, paper, signals)
@@ -588,26 +801,17 @@ class _ReasonBuilder:
         trending = self.corpus.popularity[paper] >= TRENDING_REASON_MIN
         present[:, -1] = trending | ~present[:, :-1].any(axis=1)
         used = present & (np.cumsum(present, axis=1) <= MAX_REASON_PARTS)
-        codes = np.where(used, codes, -1)
-        unique, inverse = _unique_rows(codes)
-        texts = self.texts
-        reason = np.empty(len(unique), object)
-        reasons = np.empty(len(unique), object)
-        for i, row in enumerate(map(tuple, unique.tolist())):
-            text = texts.get(row)
-            if text is None:
-                text = texts[row] = self._wording(row)
-            reason[i], reasons[i] = text
-        return reason[inverse].tolist(), reasons[inverse].tolist()
+        return np.where(used, codes, -1)
 
     def _wording(self, row: tuple[int, ...]) -> tuple[str, tuple[str, ...]]:
         author, phrases, liked, category, paper = row
+        day = self.day
         parts = (
-            self.author_part[author] if author >= 0 else None,
+            day.author_part[author] if author >= 0 else None,
             self._phrase_text(phrases) if phrases != -1 else None,
-            self.liked_part[liked] if liked >= 0 else None,
-            self.category_part[category] if category >= 0 else None,
-            self.trending_part[paper] if paper >= 0 else None,
+            day.liked_part[liked] if liked >= 0 else None,
+            day.category_part[category] if category >= 0 else None,
+            day.trending_part[paper] if paper >= 0 else None,
         )
         reasons = tuple(p for p in parts if p is not None)
         return "; ".join(reasons), reasons
@@ -647,15 +851,18 @@ class _ReasonBuilder:
         """ "matches 'a', 'b'": the profile's two phrases that weigh most in the paper, coded
         as first * width + second + 1; -2 for "close to your interests", -1 for nothing."""
         phrase_ids = chunk.phrases[local]
-        weights = self.enc.phrase_weights[paper[:, None], phrase_ids]
+        table = self.enc.phrase_weights
+        # np.take on flat offsets: several times faster than 2-D fancy indexing.
+        weights = np.take(table, paper[:, None] * table.shape[1] + phrase_ids)
         line = np.arange(len(local))
         first = weights.argmax(axis=1)
         has_first = weights[line, first] > 0
         weights[line, first] = 0.0
         second = weights.argmax(axis=1)
         has_second = weights[line, second] > 0
-        one = phrase_ids[line, first].astype(np.int64)
-        two = np.where(has_second, phrase_ids[line, second], -1).astype(np.int64)
+        spellings = chunk.spellings[local]
+        one = spellings[line, first]
+        two = np.where(has_second, spellings[line, second], -1)
         out = np.where(has_first, one * self.phrase_width + (two + 1), -1)
         semantic = signals.get("semantic")
         if semantic is not None:

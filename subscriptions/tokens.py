@@ -117,9 +117,30 @@ def unsubscribe_url(subscriber: Subscriber) -> str:
 
 
 def feedback_url(subscriber: Subscriber, arxiv_id: str, kind: str) -> str:
-    """kind is "like" or "dislike" (PaperFeedback.Kind)."""
+    """The older one-token-per-link form (kind is "like" or "dislike", PaperFeedback.Kind).
+
+    Digests now use delivery_feedback_url; these links, already in mailboxes, keep working.
+    """
     token = make_token(subscriber, Purpose.FEEDBACK, extra=f"{kind}.{arxiv_id}")
     return absolute(reverse("subscriptions:feedback", args=[token]))
+
+
+def delivery_feedback_token(subscriber: Subscriber, delivery_id: int) -> str:
+    """One token for every feedback link of one email: it signs the delivery, not the paper.
+
+    The kind and the paper go in the URL path; the view accepts only papers that were
+    among that delivery's picks, so the token cannot be used for any other paper. Signing
+    once per email instead of twice per paper is most of the cost of rendering a digest.
+    """
+    return make_token(subscriber, Purpose.FEEDBACK, extra=str(delivery_id))
+
+
+def delivery_feedback_url(
+    subscriber: Subscriber, delivery_id: int, arxiv_id: str, kind: str
+) -> str:
+    token = delivery_feedback_token(subscriber, delivery_id)
+    args = [token, kind, arxiv_id]
+    return absolute(reverse("subscriptions:delivery_feedback", args=args))
 
 
 def feed_url(subscriber: Subscriber) -> str:

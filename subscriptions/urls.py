@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from subscriptions import views
 
@@ -19,6 +19,15 @@ urlpatterns = [
     path("manage/<str:token>/resubscribe/", views.resubscribe, name="resubscribe"),
     path("manage/<str:token>/revoke/", views.revoke_links, name="revoke_links"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
-    # path: old-style arXiv ids ("hep-th/9901001") put a slash inside the token.
+    # One token per email; the kind and the paper are in the path. Old-style arXiv ids
+    # ("hep-th/9901001") contain a slash. Listed before the older route below, which
+    # would match anything; "like|dislike" keeps the older links out of this one.
+    re_path(
+        r"^feedback/(?P<token>[^/]+)/(?P<kind>like|dislike)/(?P<arxiv_id>.+)/$",
+        views.delivery_feedback,
+        name="delivery_feedback",
+    ),
+    # Older links, one token per paper and kind, still in mailboxes. path: old-style
+    # arXiv ids put a slash inside the token.
     path("feedback/<path:token>/", views.feedback, name="feedback"),
 ]

@@ -19,7 +19,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from digest.models import Paper
+from digest.models import Delivery, Paper
 from digest.selectors import latest_trending_day, paper_list_for_day
 from digest.sources.base import is_valid_arxiv_id
 from subscriptions import services, tokens
@@ -276,9 +276,38 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 @with_token(Purpose.FEEDBACK)
 def feedback(request: HttpRequest, subscriber: Subscriber, extra: str, **_: Any) -> HttpResponse:
+    """Older links (still in mailboxes): the token signs the kind and the paper."""
     kind, _sep, arxiv_id = extra.partition(".")
     if kind not in PaperFeedback.Kind.values or not is_valid_arxiv_id(arxiv_id):
         return _bad_link(request)
+    return _feedback_thanks(request, subscriber, kind=kind, arxiv_id=arxiv_id)
+
+
+@require_GET
+@with_token(Purpose.FEEDBACK)
+def delivery_feedback(
+    request: HttpRequest, subscriber: Subscriber, extra: str, kind: str, arxiv_id: str, **_: Any
+) -> HttpResponse:
+    """The token signs one delivery (one email); the paper must be one of its picks."""
+    if not (extra.isascii() and extra.isdigit()) or kind not in PaperFeedback.Kind.values:
+        return _bad_link(request)
+    if not _was_picked(subscriber=subscriber, delivery_id=int(extra), arxiv_id=arxiv_id):
+        return _bad_link(request)
+    return _feedback_thanks(request, subscriber, kind=kind, arxiv_id=arxiv_id)
+
+
+def _was_picked(*, subscriber: Subscriber, delivery_id: int, arxiv_id: str) -> bool:
+    picks = (
+        Delivery.objects.filter(pk=delivery_id, subscriber=subscriber)
+        .values_list("picks", flat=True)
+        .first()
+    )
+    return any(pick.get("arxiv_id") == arxiv_id for pick in picks or ())
+
+
+def _feedback_thanks(
+    request: HttpRequest, subscriber: Subscriber, *, kind: str, arxiv_id: str
+) -> HttpResponse:
     services.feedback_record(subscriber=subscriber, arxiv_id=arxiv_id, kind=kind)
     paper = Paper.objects.filter(arxiv_id=arxiv_id).first()
     ctx = {

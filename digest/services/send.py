@@ -15,10 +15,19 @@ an ESP event has already told us what happened, flags them for reconciliation an
 re-queues them with the SAME Message-ID (DIGEST_RECONCILE_RESEND, on by default: a
 duplicate is possible for that message only, and mailbox providers that de-duplicate on
 Message-ID drop it) or marks them failed for the admin to decide (setting off).
+
+Cost per email (the hot path): one synchronous commit, not two. The email sent just
+before is marked sent in the same statement that claims the next one (PostgreSQL: one
+prepared UPDATE with a data-modifying CTE; elsewhere: both UPDATEs in one transaction).
+Until that commit the previous email stays "sending", exactly what a worker killed
+right after a send leaves anyway, so a killed worker still leaves at most one email in
+flight. The chunk's last email is marked sent on its own. The SMTP connection is opened
+once per chunk; the rate limiter reserves tokens from Redis in blocks.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -26,10 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import get_connection
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -39,6 +49,11 @@ from digest.services.common import SENDABLE, RunStatus, Status, batches, digest_
 from subscriptions.models import Subscriber
 
 logger = logging.getLogger(__name__)
+RATE_BLOCK_MAX = 20  # tokens a worker reserves per cache round trip, at most
+
+
+# An email that left, with the message it was sent as (the ESP's id is on it).
+_Sent = tuple[Delivery, Any]
 
 
 @dataclass
@@ -102,16 +117,28 @@ def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
     for delivery in deliveries:
         delivery.run = runs[delivery.run_id]
     mail = get_connection()
+    _open(mail)
     _fast_commits(True)
+    sent: _Sent | None = None
     try:
         for delivery in deliveries:
-            _send_one(delivery, mail, result)
+            sent = _send_one(delivery, mail, result, previous=sent)
     finally:
+        if sent is not None:  # the chunk's last email: nothing left to claim with it
+            _mark_sent(*sent)
         mail.close()
         _fast_commits(False)
     for run_id in result.run_ids:
         digest_run_refresh(run_id=run_id)
     return result
+
+
+def _open(mail: Any) -> None:
+    # Opened here, or Django's SMTP backend would connect and quit around every email.
+    try:
+        mail.open()
+    except Exception as exc:  # each send will try again and record its own error
+        logger.warning("opening the email connection failed: %s", exc)
 
 
 def _fast_commits(on: bool) -> None:
@@ -128,12 +155,15 @@ def _fast_commits(on: bool) -> None:
         cursor.execute("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT"))
 
 
-def _send_one(delivery: Delivery, connection: Any, result: ChunkResult) -> None:
+def _send_one(
+    delivery: Delivery, connection: Any, result: ChunkResult, *, previous: _Sent | None
+) -> _Sent | None:
+    """Claim and send one email; return it for marking sent together with the next claim."""
     result.run_ids.add(delivery.run_id)
     _throttle()
-    if not delivery_claim(delivery=delivery):
+    if not delivery_claim(delivery=delivery, mark_sent=previous):
         result.skipped += _skip_if_unsendable(delivery)
-        return
+        return None
     try:
         message = renderer_for(delivery.run).message(
             delivery_id=delivery.pk,
@@ -150,32 +180,97 @@ def _send_one(delivery: Delivery, connection: Any, result: ChunkResult) -> None:
         )
         result.failed += 1
         _reset_connection(connection)
-        return
-    _mark_sent(delivery, message)
+        return None
     result.sent += 1
+    return delivery, message
 
 
-def delivery_claim(*, delivery: Delivery) -> bool:
+def delivery_claim(*, delivery: Delivery, mark_sent: _Sent | None = None) -> bool:
     """planned -> sending, only for an active subscriber in a sendable run.
 
     The WHERE is evaluated on the row itself, so of two workers racing for the same
     delivery exactly one updates it (PostgreSQL re-checks the condition after the lock).
+    ``mark_sent``, the email this worker sent just before, is marked sent in the same
+    transaction: one synchronous commit per email instead of two. Until that commit
+    the sent email is still "sending", which is what a worker killed right after a
+    send leaves behind anyway (the sweeper's case), so nothing new can be in flight.
     """
     now = timezone.now()
     message_id = message_id_for(run_id=delivery.run_id, delivery_id=delivery.pk)
-    claimed = (
-        Delivery.objects.filter(pk=delivery.pk, status=Status.PLANNED)
-        .filter(Exists(_active_subscriber_ref()), Exists(_sendable_run_ref()))
-        .update(
-            status=Status.SENDING,
-            claimed_at=now,
-            attempts=F("attempts") + 1,
-            message_id=message_id,
-            last_error="",
-        )
-    )
+    if connection.vendor == "postgresql":
+        claimed = _claim_sql(delivery.pk, now, message_id, mark_sent)
+    else:
+        claimed = _claim_orm(delivery.pk, now, message_id, mark_sent)
     delivery.message_id = message_id
     return claimed == 1
+
+
+def _claim_orm(pk: int, now: datetime, message_id: str, mark_sent: _Sent | None) -> int:
+    claim = Delivery.objects.filter(pk=pk, status=Status.PLANNED).filter(
+        Exists(_active_subscriber_ref()), Exists(_sendable_run_ref())
+    )
+    fields = {
+        "status": Status.SENDING,
+        "claimed_at": now,
+        "attempts": F("attempts") + 1,
+        "message_id": message_id,
+        "last_error": "",
+    }
+    if mark_sent is None:
+        return claim.update(**fields)
+    try:
+        with transaction.atomic():
+            _mark_sent(*mark_sent)
+            return claim.update(**fields)
+    except Exception:
+        _mark_sent(*mark_sent)  # the claim failed: don't let the sent email go with it
+        raise
+
+
+def _claim_sql(pk: int, now: datetime, message_id: str, mark_sent: _Sent | None) -> int:
+    """The same claim (and mark-sent) as _claim_orm, as one prepared PostgreSQL statement.
+
+    One round trip, no ORM query building and no re-planning on the hot path; a
+    data-modifying CTE runs to completion whether or not the claim matches, in the same
+    transaction (autocommit: one commit).
+    """
+    params: list[Any] = [Status.SENDING, now, message_id, pk, Status.PLANNED]
+    params += [Subscriber.Status.ACTIVE, [str(status) for status in SENDABLE]]
+    if mark_sent is not None:
+        esp_id = _esp_message_id(*mark_sent)
+        params = [Status.SENT, esp_id, timezone.now(), mark_sent[0].pk, Status.SENDING, *params]
+    params = [str(p) if isinstance(p, str) else p for p in params]  # plain str for psycopg
+    try:
+        connection.ensure_connection()
+        # Server-side binding, so PostgreSQL keeps the plan (Django's cursors bind
+        # client-side and can't prepare); Django's errors, for the task's retry.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            sql = _claim_statement(mark_sent=mark_sent is not None)
+            cursor.execute(sql, params, prepare=True)
+            return cursor.rowcount
+    except Exception:
+        if mark_sent is not None:
+            _mark_sent(*mark_sent)  # the claim failed: don't let the sent email go with it
+        raise
+
+
+@functools.cache
+def _claim_statement(*, mark_sent: bool = False) -> str:
+    deliveries = Delivery._meta.db_table
+    claim = f"""
+        UPDATE {deliveries} AS d SET status = %s, claimed_at = %s,
+            attempts = d.attempts + 1, message_id = %s, last_error = ''
+        WHERE d.id = %s AND d.status = %s
+        AND EXISTS (SELECT 1 FROM {Subscriber._meta.db_table} AS s WHERE s.id = d.subscriber_id
+                    AND s.status = %s AND s.deleted_at IS NULL)
+        AND EXISTS (SELECT 1 FROM {DigestRun._meta.db_table} AS r WHERE r.id = d.run_id
+                    AND r.status = ANY(%s))"""
+    if not mark_sent:
+        return claim
+    return f"""
+        WITH sent AS (UPDATE {deliveries} SET status = %s, esp_message_id = %s, sent_at = %s
+                      WHERE id = %s AND status = %s)
+        {claim}"""
 
 
 def _active_subscriber_ref() -> Any:
@@ -199,11 +294,17 @@ def _skip_if_unsendable(delivery: Delivery) -> int:
 
 
 def _mark_sent(delivery: Delivery, message: Any) -> None:
+    Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+        status=Status.SENT,
+        esp_message_id=_esp_message_id(delivery, message),
+        sent_at=timezone.now(),
+    )
+
+
+def _esp_message_id(delivery: Delivery, message: Any) -> str:
     status = getattr(message, "anymail_status", None)
     esp_id = (getattr(status, "message_id", None) if status else None) or delivery.message_id
-    Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
-        status=Status.SENT, esp_message_id=str(esp_id)[:255], sent_at=timezone.now()
-    )
+    return str(esp_id)[:255]
 
 
 def _reset_connection(connection: Any) -> None:
@@ -212,25 +313,49 @@ def _reset_connection(connection: Any) -> None:
         connection.close()
     except Exception:
         logger.debug("closing a broken connection failed", exc_info=True)
+    _open(connection)
+
+
+@dataclass
+class _Tokens:
+    window: tuple[float, int] = (0.0, -1)  # (window length, window number)
+    left: int = 0
+
+
+_tokens = _Tokens()
 
 
 def _throttle() -> None:
-    """Global send rate shared by all workers: a fixed-window counter in the cache."""
+    """Global send rate shared by all workers: a fixed-window counter in the cache.
+
+    Each worker reserves tokens in blocks (one INCRBY per block, not per email); the
+    counter still never passes the window's allowance, and a block's unused tokens
+    expire with its window, so the limit holds for all workers together.
+    """
     rate = settings.DIGEST_SEND_RATE_PER_SECOND
     if rate <= 0:
         return
     window = max(1.0, 1.0 / rate)
     allowed = max(1, int(rate * window))
+    # A small share of the window, so one worker can't hoard what another could send.
+    block = max(1, min(RATE_BLOCK_MAX, allowed // 20))
     while True:
-        slot = int(time.time() / window)
+        now = time.time()
+        slot = int(now / window)
+        if _tokens.window == (window, slot) and _tokens.left > 0:
+            _tokens.left -= 1
+            return
         key = f"digest:send-rate:{slot}"
         cache.add(key, 0, timeout=int(window) + 5)
         try:
-            if cache.incr(key) <= allowed:
-                return
+            total = cache.incr(key, block)
         except ValueError:  # expired between add and incr
             continue
-        time.sleep(max(0.0, (slot + 1) * window - time.time()))
+        granted = min(block, allowed - (total - block))
+        if granted > 0:
+            _tokens.window, _tokens.left = (window, slot), granted - 1
+            return
+        time.sleep(max(0.0, (slot + 1) * window - now))
 
 
 def delivery_resend(*, delivery: Delivery, inline: bool = False) -> bool:

@@ -4,13 +4,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from digest import ranking_inputs
 from digest.ranking import Profile
 from digest.ranking_inputs import (
+    SubscriberInputs,
     candidate_from_paper,
+    feedback_by_subscriber,
     profiles_for_subscribers,
     reference_candidates,
+    subscriber_inputs,
 )
-from subscriptions.models import PaperFeedback
+from subscriptions.models import PaperFeedback, Subscriber
 
 TODAY = date(2026, 7, 10)
 
@@ -73,3 +77,48 @@ def test_it_reads_reference_papers_from_the_catalogue(paper_factory):
     paper_factory(arxiv_id="2601.00002", title="Not asked for")
     found = reference_candidates(["2601.00001", "2601.00001", "9999.99999"], today=TODAY)
     assert [c.title for c in found] == ["Liked long ago"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("in_list_max", [5_000, 1])  # an IN list, or the id range
+def test_it_reads_only_the_asked_subscribers_feedback_oldest_first(
+    subscriber_factory, monkeypatch, in_list_max
+):
+    monkeypatch.setattr(ranking_inputs, "_IN_LIST_MAX", in_list_max)
+    ada, bob, eve = subscriber_factory.create_batch(3)
+    for arxiv_id, kind in [("2607.3", "like"), ("2607.1", "dislike"), ("2607.2", "like")]:
+        PaperFeedback.objects.create(subscriber=ada, arxiv_id=arxiv_id, kind=kind)
+    PaperFeedback.objects.create(subscriber=bob, arxiv_id="2607.4", kind="like")
+    PaperFeedback.objects.create(subscriber=eve, arxiv_id="2607.5", kind="like")
+    assert feedback_by_subscriber([ada.pk, eve.pk]) == {
+        ada.pk: {"like": ["2607.3", "2607.2"], "dislike": ["2607.1"]},
+        eve.pk: {"like": ["2607.5"], "dislike": []},
+    }
+    assert feedback_by_subscriber([]) == {}
+
+
+@pytest.mark.django_db
+def test_subscriber_inputs_make_the_same_profiles_as_subscribers(subscriber_factory):
+    ada = subscriber_factory(
+        interests="diffusion models; RAG",
+        categories=["cs.CV", "cs.LG"],
+        followed_authors=["Yann LeCun"],
+        digest_size=5,
+        frequency="weekly",
+        weekday=2,
+        paused_until=date(2026, 7, 1),
+    )
+    bob = subscriber_factory(interests="", categories=["cs.CV", "cs.LG"])
+    rows = subscriber_inputs(Subscriber.objects.order_by("pk"))
+    assert rows[0] == SubscriberInputs(
+        pk=ada.pk,
+        interests="diffusion models; RAG",
+        categories=("cs.CV", "cs.LG"),
+        followed_authors=("Yann LeCun",),
+        digest_size=5,
+        frequency="weekly",
+        weekday=2,
+        paused_until=date(2026, 7, 1),
+    )
+    assert rows[1].categories is rows[0].categories  # decoded once per distinct value
+    assert profiles_for_subscribers(rows) == profiles_for_subscribers([ada, bob])

@@ -72,16 +72,68 @@ def test_it_keeps_embeddings_on_disk_when_a_cache_dir_is_set(settings, tmp_path)
     settings.DIGEST_SEMANTIC_CACHE_DIR = str(tmp_path)
     ranking_semantic.use_encoder(FakeEncoder(), name="fake")
     rank_for_all(PAPERS, [PROFILE])
-    assert sorted(p.name for p in (tmp_path / "fake").iterdir()) == [
-        "a.npy",
-        "b.npy",
-        "phrase_car.npy",
-    ]
+    names = sorted(p.name for p in (tmp_path / "fake").iterdir())
+    assert names[:2] == ["a.npy", "b.npy"]
+    assert len(names) == 3
+    assert names[2].startswith("phrase_car-")
     later = FakeEncoder()
     ranking_semantic.use_encoder(later, name="fake")  # a new process: memory cache empty
     (picks,) = rank_for_all(PAPERS, [PROFILE])
     assert later.seen == []
     assert picks[0].arxiv_id == "a"
+
+
+def test_it_needs_no_model_when_everything_is_on_disk(settings, tmp_path, monkeypatch):
+    settings.DIGEST_SEMANTIC = True
+    settings.DIGEST_SEMANTIC_CACHE_DIR = str(tmp_path)
+    ranking_semantic.use_encoder(FakeEncoder())  # under the real model's name
+    rank_for_all(PAPERS, [PROFILE])
+    ranking_semantic.use_encoder(None)  # a new process, where loading the model would fail
+    monkeypatch.setattr(ranking_semantic, "_load_model", _must_not_load)
+    (picks,) = rank_for_all(PAPERS, [PROFILE])
+    assert picks[0].arxiv_id == "a"
+    assert picks[0].reason == "close to your interests"
+
+
+def _must_not_load() -> None:
+    raise AssertionError("the model was loaded although every embedding was on disk")
+
+
+def test_two_phrases_that_slug_alike_get_their_own_files(settings, tmp_path):
+    settings.DIGEST_SEMANTIC = True
+    settings.DIGEST_SEMANTIC_CACHE_DIR = str(tmp_path)
+    phrases = [("car cat",), ("car, cat",)]  # both slug to "phrase_car_cat"
+    no_likes = np.full((2, 1), len(PAPERS))
+    expected = [[0.7071, 0.7071], [0.0, 1.0]]  # "car," is no concept to the fake encoder
+    ranking_semantic.use_encoder(FakeEncoder(), name="fake")
+    scorer = ranking_semantic.scorer_for(PAPERS, 2, phrases, no_likes)
+    np.testing.assert_allclose(scorer.cosines(np.array([0, 1])), expected, atol=1e-4)
+    later = FakeEncoder()
+    ranking_semantic.use_encoder(later, name="fake")  # read both back from disk
+    scorer = ranking_semantic.scorer_for(PAPERS, 2, phrases, no_likes)
+    assert later.seen == []
+    np.testing.assert_allclose(scorer.cosines(np.array([0, 1])), expected, atol=1e-4)
+    files = [p.name for p in (tmp_path / "fake").iterdir() if p.name.startswith("phrase")]
+    assert len(files) == 2
+
+
+def test_an_unreadable_cache_file_is_embedded_again(settings, tmp_path):
+    settings.DIGEST_SEMANTIC = True
+    settings.DIGEST_SEMANTIC_CACHE_DIR = str(tmp_path)
+    ranking_semantic.use_encoder(FakeEncoder(), name="fake")
+    rank_for_all(PAPERS, [PROFILE])
+    (tmp_path / "fake" / "a.npy").write_bytes(b"half a file")
+    later = FakeEncoder()
+    ranking_semantic.use_encoder(later, name="fake")
+    (picks,) = rank_for_all(PAPERS, [PROFILE])
+    assert later.seen == ["Automobile fleets. Vehicle routing for automobile fleets."]
+    assert picks[0].arxiv_id == "a"
+
+
+def test_the_scale_maps_the_calibrated_cosines_to_zero_and_one():
+    floor, full = ranking_semantic.SEM_FLOOR, ranking_semantic.SEM_FULL
+    cosines = np.array([floor - 0.1, floor, (floor + full) / 2, full, full + 0.1])
+    np.testing.assert_allclose(ranking_semantic.scaled(cosines), [0, 0, 0.5, 1, 1], atol=1e-6)
 
 
 def test_it_warns_once_and_stays_lexical_without_the_extra(settings, monkeypatch, caplog):

@@ -125,9 +125,58 @@ def test_its_cached_links_are_the_same_as_the_token_modules(db):
 
     subscriber = SubscriberFactory()
     links = emails._Links()
-    assert links.feedback(subscriber, "2607.00001", "like") == tokens.feedback_url(
-        subscriber, "2607.00001", "like"
-    )
+    for arxiv_id in ("2607.00001", "hep-th/9901001"):
+        assert links.feedback(subscriber, 12, arxiv_id, "like") == tokens.delivery_feedback_url(
+            subscriber, 12, arxiv_id, "like"
+        )
     assert links.unsubscribe(subscriber) == tokens.unsubscribe_url(subscriber)
     assert links.manage(subscriber) == tokens.manage_url(subscriber)
     assert links.web_version(subscriber, 12) == tokens.web_version_url(subscriber, 12)
+
+
+@time_machine.travel("2026-11-17 08:00:00+00:00", tick=False)
+def test_its_feedback_links_share_one_token_that_signs_the_delivery(db):
+    from subscriptions import tokens
+
+    subscriber = SubscriberFactory()
+    renderer, papers = _renderer(3)
+    out = renderer.render(delivery_id=77, subscriber=subscriber, picks=_picks(papers))
+    for paper in papers:
+        for kind in ("like", "dislike"):
+            url = tokens.delivery_feedback_url(subscriber, 77, paper.arxiv_id, kind)
+            assert f'href="{url}"' in out.html
+            assert url in out.text
+    token = tokens.delivery_feedback_token(subscriber, 77)
+    assert out.html.count(token) == 2 * len(papers)
+    assert tokens.read_token(token, tokens.Purpose.FEEDBACK).extra == "77"
+
+
+def test_a_marker_like_word_in_a_paper_stays_as_it_is(db):
+    paper = PaperFactory.build(ai_summary="We write @@papers@@ in {braces}.", sources=[])
+    renderer = RunRenderer(
+        run_id=1,
+        edition_date=date(2026, 11, 17),
+        frequency="daily",
+        papers={paper.arxiv_id: paper_snapshot(paper)},
+    )
+    picks = [{"arxiv_id": paper.arxiv_id, "score": 1, "reason": "trending"}]
+    out = renderer.render(delivery_id=1, subscriber=SubscriberFactory(), picks=picks)
+    assert "We write @@papers@@ in {braces}." in out.html
+    assert "We write @@papers@@ in {braces}." in out.text
+
+
+def test_the_links_of_a_rendered_email_record_feedback(db, client, settings):
+    from digest.models import Delivery, DigestRun
+    from subscriptions.models import PaperFeedback
+
+    subscriber = SubscriberFactory()
+    renderer, papers = _renderer(2)
+    run = DigestRun.objects.create(edition_date=date(2026, 11, 17))
+    delivery = Delivery.objects.create(run=run, subscriber=subscriber, picks=_picks(papers[:1]))
+    out = renderer.render(delivery_id=delivery.pk, subscriber=subscriber, picks=delivery.picks)
+    prefix = f'href="{settings.SITE_URL}/feedback/'
+    start = out.html.index(prefix) + len(prefix) - len("/feedback/")
+    url = out.html[start : out.html.index('"', start)]
+    assert url.endswith(f"/like/{papers[0].arxiv_id}/")
+    assert client.get(url).status_code == 200
+    assert PaperFeedback.objects.get(subscriber=subscriber).arxiv_id == papers[0].arxiv_id

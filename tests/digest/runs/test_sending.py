@@ -245,3 +245,86 @@ def test_the_global_rate_limit_spreads_sends_over_windows(rate, settings, monkey
     for _ in range(120):
         send_services._throttle()
     assert 2.0 <= clock["t"] - 1000.0 < 3.0  # 120 sends at 50/s take 3 windows
+
+
+class CountingBackend(EmailBackend):
+    """locmem, counting how often the chunk opens and closes its connection."""
+
+    opened = 0
+    closed = 0
+
+    def open(self):
+        CountingBackend.opened += 1
+        return True
+
+    def close(self):
+        CountingBackend.closed += 1
+
+
+def test_one_connection_serves_the_whole_chunk(subscriber_factory, papers, day, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
+    settings.DIGEST_SEND_CHUNK_SIZE = 10
+    CountingBackend.opened = CountingBackend.closed = 0
+    subscriber_factory.create_batch(25)
+    services.digest_run_send(run=_build(day), inline=True)
+    assert Delivery.objects.filter(status="sent").count() == 25
+    assert (CountingBackend.opened, CountingBackend.closed) == (3, 3)  # one per chunk
+
+
+def test_the_previous_email_is_marked_sent_in_the_next_claim(subscriber_factory, papers, day):
+    subscriber_factory.create_batch(2)
+    run = _build(day)
+    DigestRun.objects.filter(pk=run.pk).update(status=DigestRun.Status.SENDING)
+    one, two = Delivery.objects.order_by("pk")
+    assert services.delivery_claim(delivery=one)
+    assert services.delivery_claim(delivery=two, mark_sent=(one, object()))
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.status, one.esp_message_id) == ("sent", one.message_id)
+    assert one.sent_at is not None
+    assert two.status == "sending"
+    # A failed claim still marks the previous email sent.
+    Delivery.objects.filter(pk=one.pk).update(status="sending")
+    assert not services.delivery_claim(delivery=two, mark_sent=(one, object()))
+    assert Delivery.objects.get(pk=one.pk).status == "sent"
+
+
+def test_the_orm_claim_matches_the_sql_claim(subscriber_factory, papers, day):
+    stays, leaves = subscriber_factory.create_batch(2)
+    run = _build(day)
+    DigestRun.objects.filter(pk=run.pk).update(status=DigestRun.Status.SENDING)
+    Subscriber.objects.filter(pk=leaves.pk).update(status=Subscriber.Status.UNSUBSCRIBED)
+    mine = Delivery.objects.get(subscriber=stays)
+    gone = Delivery.objects.get(subscriber=leaves)
+    now = timezone.now()
+    assert send_services._claim_orm(mine.pk, now, "<a@b>", None) == 1
+    assert send_services._claim_orm(mine.pk, now, "<a@b>", None) == 0
+    mine.message_id = "<a@b>"  # as delivery_claim() sets it
+    assert send_services._claim_orm(gone.pk, now, "<c@d>", (mine, object())) == 0
+    mine.refresh_from_db()
+    assert (mine.status, mine.attempts, mine.esp_message_id) == ("sent", 1, "<a@b>")
+    assert Delivery.objects.get(pk=gone.pk).status == "planned"
+
+
+def test_the_rate_limit_reserves_tokens_in_blocks_and_stays_global(settings, monkeypatch):
+    from django.core.cache import cache
+
+    settings.DIGEST_SEND_RATE_PER_SECOND = 1000.0
+    clock = {"t": 5000.0}
+    monkeypatch.setattr(send_services.time, "time", lambda: clock["t"])
+    monkeypatch.setattr(
+        send_services.time, "sleep", lambda s: clock.__setitem__("t", clock["t"] + s)
+    )
+    increments = []
+    real_incr = cache.incr
+    monkeypatch.setattr(cache, "incr", lambda *a, **k: increments.append(1) or real_incr(*a, **k))
+    # Three workers (each its own token state) share the cache's counter.
+    workers = [send_services._Tokens() for _ in range(3)]
+    sends_in_first_window = 0
+    for i in range(1500):
+        monkeypatch.setattr(send_services, "_tokens", workers[i % 3])
+        send_services._throttle()
+        sends_in_first_window += clock["t"] < 5001.0
+    assert sends_in_first_window <= 1000  # never more than the window's allowance
+    assert 1.0 <= clock["t"] - 5000.0 < 2.0
+    assert len(increments) <= 1500 // send_services.RATE_BLOCK_MAX + 6  # ~1 per block
