@@ -3,8 +3,9 @@
 Every signal is a (subscribers x papers) array in [0, 1], computed for a chunk of
 subscribers with one sparse or dense product; the blend, the diversity step (MMR) and
 the top-k pick are array operations over the whole chunk. Python loops run once per
-profile (to read it) and once per pick (to make the Pick), never per subscriber per
-paper; reasons are built once per distinct combination of their parts.
+profile (to read it) and, in ``Ranker.rank`` only, once per pick (to make the Pick),
+never per subscriber per paper; reasons are built once per distinct combination of
+their parts. The day's papers are prepared once per ``Ranker``, for any number of calls.
 """
 
 from __future__ import annotations

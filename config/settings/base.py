@@ -237,6 +237,9 @@ DIGEST_RECONCILE_RESEND = env.bool("DIGEST_RECONCILE_RESEND", default=True)
 # Off by default: exactly-once beats speed. On, sending sessions do not wait for the
 # WAL flush of each claim (a database-server crash could then forget recent claims).
 DIGEST_SEND_ASYNC_COMMIT = env.bool("DIGEST_SEND_ASYNC_COMMIT", default=False)
+# With Django's SMTP backend, send each email while its claim commits and end DATA only
+# once the claim is durable (digest/smtp_overlap.py); off: claim, then send.
+DIGEST_SMTP_OVERLAP = env.bool("DIGEST_SMTP_OVERLAP", default=True)
 # Right-hand side of Message-IDs, and the List-Unsubscribe mailto address; both default
 # to the DEFAULT_FROM_EMAIL domain.
 DIGEST_MESSAGE_ID_DOMAIN = env("DIGEST_MESSAGE_ID_DOMAIN", default="")

@@ -43,6 +43,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from digest import smtp_overlap
 from digest.emails import message_id_for, renderer_for
 from digest.models import Delivery, DigestRun
 from digest.services.common import SENDABLE, RunStatus, Status, batches, digest_run_refresh
@@ -161,28 +162,72 @@ def _send_one(
     """Claim and send one email; return it for marking sent together with the next claim."""
     result.run_ids.add(delivery.run_id)
     _throttle()
+    if smtp_overlap.supports(connection):
+        message = _render_or_none(delivery, connection)
+        if message is not None:
+            return _send_overlapped(delivery, message, connection, result, previous)
     if not delivery_claim(delivery=delivery, mark_sent=previous):
         result.skipped += _skip_if_unsendable(delivery)
         return None
     try:
-        message = renderer_for(delivery.run).message(
-            delivery_id=delivery.pk,
-            message_id=delivery.message_id,
-            subscriber=delivery.subscriber,
-            picks=delivery.picks,
-            connection=connection,
-        )
+        message = _render(delivery, connection)
         message.send()
     except Exception as exc:  # any ESP/SMTP error: record it, go on with the chunk
-        logger.warning("delivery %s failed: %s", delivery.pk, exc)
-        Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
-            status=Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-        result.failed += 1
-        _reset_connection(connection)
+        _record_failure(delivery, exc, result, connection)
         return None
     result.sent += 1
     return delivery, message
+
+
+def _send_overlapped(
+    delivery: Delivery, message: Any, connection: Any, result: ChunkResult, previous: _Sent | None
+) -> _Sent | None:
+    """SMTP: the claim commits while the message goes out; "." only once it is claimed."""
+    claimed = False
+
+    def claim() -> bool:
+        nonlocal claimed
+        claimed = delivery_claim(delivery=delivery, mark_sent=previous)
+        return claimed
+
+    try:
+        smtp_overlap.send_when_claimed(connection, message, claim)
+    except smtp_overlap.ClaimLost:
+        result.skipped += _skip_if_unsendable(delivery)
+        return None
+    except Exception as exc:
+        if not claimed:
+            raise  # the claim itself failed (database): the task retries
+        _record_failure(delivery, exc, result, connection)
+        return None
+    result.sent += 1
+    return delivery, message
+
+
+def _render(delivery: Delivery, connection: Any) -> Any:
+    return renderer_for(delivery.run).message(
+        delivery_id=delivery.pk,
+        message_id=message_id_for(run_id=delivery.run_id, delivery_id=delivery.pk),
+        subscriber=delivery.subscriber,
+        picks=delivery.picks,
+        connection=connection,
+    )
+
+
+def _render_or_none(delivery: Delivery, connection: Any) -> Any:
+    try:
+        return _render(delivery, connection)
+    except Exception:  # claimed first and recorded as failed by the usual path
+        return None
+
+
+def _record_failure(delivery: Delivery, exc: Exception, result: ChunkResult, mail: Any) -> None:
+    logger.warning("delivery %s failed: %s", delivery.pk, exc)
+    Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+        status=Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+    )
+    result.failed += 1
+    _reset_connection(mail)
 
 
 def delivery_claim(*, delivery: Delivery, mark_sent: _Sent | None = None) -> bool:

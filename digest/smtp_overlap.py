@@ -1,0 +1,109 @@
+"""Send over SMTP while the claim commits, and let the claim decide at the last moment.
+
+An SMTP server takes responsibility for a message only when it answers the "." that
+ends DATA; a session that closes before that delivers nothing (RFC 5321 4.1.1.4). So a
+worker can send MAIL, RCPT, DATA and the whole message while its claim of the delivery
+is being committed, and send the final "." only once the claim is durable. If the claim
+fails, the session is dropped and the message is gone. Exactly-once is unchanged: no
+message can be accepted before its claim is committed, and the previous message is
+marked sent in that same commit. What it saves is the wait: the commit (an fsync, ~3 ms
+here) overlaps with the SMTP exchange instead of preceding it.
+
+The SMTP half runs in a helper thread (sockets release the GIL); the database stays on
+the calling thread. Only Django's own SMTP backend is driven this way; every other
+backend (anymail's ESPs, locmem, the outbox) sends the usual way after the claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import EmailMessage, sanitize_address
+
+logger = logging.getLogger(__name__)
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-overlap")
+
+
+class ClaimLost(Exception):
+    """The claim failed: the session was dropped before "." so nothing was delivered."""
+
+
+def supports(mail: Any) -> bool:
+    return (
+        settings.DIGEST_SMTP_OVERLAP
+        and isinstance(mail, SMTPBackend)
+        and mail.connection is not None
+    )
+
+
+def send_when_claimed(mail: SMTPBackend, message: EmailMessage, claim: Callable[[], bool]) -> None:
+    """Send ``message`` over the open session; ``claim()`` runs meanwhile and must be True.
+
+    Raises ClaimLost when the claim fails (nothing delivered), the claim's own error,
+    or an smtplib error (the message was not accepted).
+    """
+    smtp = mail.connection
+    encoding = message.encoding or "utf-8"
+    sender = sanitize_address(message.from_email, encoding)
+    recipients = [sanitize_address(addr, encoding) for addr in message.recipients()]
+    data = message.message().as_bytes(linesep="\r\n")
+    began = _pool.submit(_begin, smtp, sender, recipients, data)
+    try:
+        claimed = claim()
+    except BaseException:
+        began.exception()  # wait: the session is not ours until the helper is done
+        _drop(mail)
+        raise
+    began_error = began.exception()
+    if not claimed or began_error is not None:
+        _drop(mail)  # mid-DATA: only closing the session discards the message
+        if not claimed:
+            raise ClaimLost
+        raise began_error  # type: ignore[misc]
+    # Sent alone after the body: without TCP_NODELAY, Nagle's algorithm would hold it
+    # until the server's delayed ACK of the body (~40 ms per message).
+    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    smtp.send(b".\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _begin(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> None:
+    """Everything up to the final "." (smtplib.sendmail's steps, without the end)."""
+    smtp.ehlo_or_helo_if_needed()
+    options = [f"size={len(data)}"] if smtp.has_extn("size") else []
+    code, reply = smtp.mail(sender, options)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for rcpt in recipients:
+        code, reply = smtp.rcpt(rcpt)
+        if code not in (250, 251):
+            refused[rcpt] = (code, reply)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    body = _LEADING_DOT.sub(b"..", data)
+    smtp.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+
+
+def _drop(mail: SMTPBackend) -> None:
+    # No QUIT: the server would wait for the end of DATA. Closing the socket aborts it.
+    smtp, mail.connection = mail.connection, None
+    try:
+        smtp.close()
+        mail.open()  # for the chunk's next email
+    except Exception:  # the next send opens (and reports) on its own
+        logger.warning("reopening the SMTP session failed", exc_info=True)

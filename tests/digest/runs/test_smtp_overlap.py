@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from email import message_from_bytes
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.mail.backends.smtp import EmailBackend
+
+from digest import services, smtp_overlap
+from digest.mime import DigestEmail
+from digest.models import Delivery
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[tuple[tuple[str, int], list[str], bytes]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((session.peer, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield recorder, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def mail(smtp_server):
+    _, port = smtp_server
+    backend = EmailBackend(host="127.0.0.1", port=port)
+    backend.open()
+    yield backend
+    backend.close()
+
+
+def _email(to: str) -> DigestEmail:
+    email = DigestEmail(
+        subject="Today's papers",
+        body="Hello\n.a line starting with a dot\n",
+        to=[to],
+        headers={"Message-ID": f"<{to}>"},
+    )
+    email.attach_alternative("<p>Hello</p>", "text/html")
+    return email
+
+
+def test_it_ends_data_only_after_the_claim_and_delivers_the_message(smtp_server, mail):
+    recorder, _ = smtp_server
+    seen_at_claim = []
+
+    def claim() -> bool:
+        time.sleep(0.05)  # a slow commit: the message is on its way meanwhile
+        seen_at_claim.append(len(recorder.messages))
+        return True
+
+    smtp_overlap.send_when_claimed(mail, _email("a@example.com"), claim)
+    assert seen_at_claim == [0]  # nothing was accepted before the claim
+    [(_, rcpts, content)] = recorder.messages
+    parsed = message_from_bytes(content.replace(b"\r\n", b"\n"))
+    assert (rcpts, parsed["Message-ID"]) == (["a@example.com"], "<a@example.com>")
+    assert parsed.get_payload()[0].get_payload() == "Hello\n.a line starting with a dot\n"
+
+
+def test_a_lost_claim_delivers_nothing_and_the_chunk_goes_on(smtp_server, mail):
+    recorder, _ = smtp_server
+    with pytest.raises(smtp_overlap.ClaimLost):
+        smtp_overlap.send_when_claimed(mail, _email("lost@example.com"), lambda: False)
+    smtp_overlap.send_when_claimed(mail, _email("next@example.com"), lambda: True)
+    time.sleep(0.1)
+    assert [rcpts for _, rcpts, _ in recorder.messages] == [["next@example.com"]]
+
+
+def test_a_failing_claim_raises_its_own_error_and_delivers_nothing(smtp_server, mail):
+    recorder, _ = smtp_server
+
+    def claim() -> bool:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError, match="database down"):
+        smtp_overlap.send_when_claimed(mail, _email("a@example.com"), claim)
+    time.sleep(0.1)
+    assert recorder.messages == []
+
+
+def test_a_chunk_goes_out_over_one_session_each_message_once(
+    smtp_server, subscriber_factory, papers, day, settings
+):
+    recorder, port = smtp_server
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    readers = subscriber_factory.create_batch(5)
+    run = services.digest_run_build(day=day)
+    services.digest_run_send(run=run, inline=True)
+
+    assert sorted(r for _, rcpts, _ in recorder.messages for r in rcpts) == sorted(
+        s.email for s in readers
+    )
+    assert len({peer for peer, _, _ in recorder.messages}) == 1  # one SMTP session
+    sent = dict(Delivery.objects.values_list("message_id", "status"))
+    received = {message_from_bytes(c)["Message-ID"] for _, _, c in recorder.messages}
+    assert set(sent) == received
+    assert set(sent.values()) == {"sent"}
