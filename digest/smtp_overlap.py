@@ -16,12 +16,14 @@ backend (anymail's ESPs, locmem, the outbox) sends the usual way after the claim
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import smtplib
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -53,8 +55,8 @@ def send_when_claimed(mail: SMTPBackend, message: EmailMessage, claim: Callable[
     """
     smtp = mail.connection
     encoding = message.encoding or "utf-8"
-    sender = sanitize_address(message.from_email, encoding)
-    recipients = [sanitize_address(addr, encoding) for addr in message.recipients()]
+    sender = _envelope_sender(message.from_email, encoding)
+    recipients = [_envelope_address(addr, encoding) for addr in message.recipients()]
     data = message.message().as_bytes(linesep="\r\n")
     began = _pool.submit(_begin, smtp, sender, recipients, data)
     try:
@@ -81,13 +83,13 @@ def send_when_claimed(mail: SMTPBackend, message: EmailMessage, claim: Callable[
 def _begin(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> None:
     """Everything up to the final "." (smtplib.sendmail's steps, without the end)."""
     smtp.ehlo_or_helo_if_needed()
-    options = [f"size={len(data)}"] if smtp.has_extn("size") else []
-    code, reply = smtp.mail(sender, options)
+    size = f" size={len(data)}" if smtp.has_extn("size") else ""
+    code, reply = smtp.docmd("mail", f"FROM:<{sender}>{size}")
     if code != 250:
         raise smtplib.SMTPSenderRefused(code, reply, sender)
     refused = {}
     for rcpt in recipients:
-        code, reply = smtp.rcpt(rcpt)
+        code, reply = smtp.docmd("rcpt", f"TO:<{rcpt}>")
         if code not in (250, 251):
             refused[rcpt] = (code, reply)
     if len(refused) == len(recipients):
@@ -97,6 +99,23 @@ def _begin(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) 
         raise smtplib.SMTPDataError(code, reply)
     body = _LEADING_DOT.sub(b"..", data)
     smtp.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+
+
+# A plain ASCII addr-spec, as signup stores them: what sanitize_address + smtplib's
+# quoteaddr would reduce it to is itself. Anything else takes their slow, careful path.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+
+
+def _envelope_address(address: str, encoding: str) -> str:
+    """The bare address for MAIL FROM / RCPT TO, as Django's backend + smtplib make it."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return parseaddr(sanitize_address(address, encoding))[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _envelope_sender(address: str, encoding: str) -> str:
+    return _envelope_address(address, encoding)
 
 
 def _drop(mail: SMTPBackend) -> None:

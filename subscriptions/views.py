@@ -160,6 +160,8 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str, **_: Any) -
         "saved": request.GET.get("saved") == "1" and request.method != "POST",
         "liked": _feedback_list(subscriber, PaperFeedback.Kind.LIKE),
         "disliked": _feedback_list(subscriber, PaperFeedback.Kind.DISLIKE),
+        # Private Atom feed of their picks, for feed readers (revoked with the other links).
+        "feed_url": tokens.feed_url(subscriber),
     }
     return render(request, "subscriptions/manage.html", ctx, status=400 if form.errors else 200)
 

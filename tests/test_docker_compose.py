@@ -91,3 +91,17 @@ def test_the_production_settings_accept_its_environment(compose):
     assert loaded["sources"] == ["hf_api", "hf_page", "arxiv_rss"]
     assert loaded["debug"] is False
     assert loaded["vt"] >= 3600
+
+
+def test_the_production_settings_refuse_to_start_without_a_shared_cache(compose):
+    env = dict(_environment(compose["services"]["worker"]))
+    env.pop("REDIS_URL")
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "REDIS_URL must be set in the environment" in result.stderr

@@ -229,6 +229,9 @@ DIGEST_SEND_RATE_PER_SECOND = env.float("DIGEST_SEND_RATE_PER_SECOND", default=0
 DIGEST_SENDING_TIMEOUT_MINUTES = env.int("DIGEST_SENDING_TIMEOUT_MINUTES", default=15)
 DIGEST_SOFT_BOUNCE_LIMIT = env.int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
 # A run pauses itself when failed / attempted passes this (after a minimum sample).
+# A run's counts are recounted from its deliveries at most this often while it sends and
+# while webhook events arrive (at once when it may be finished or sends failed).
+DIGEST_RUN_RECOUNT_SECONDS = env.int("DIGEST_RUN_RECOUNT_SECONDS", default=5)
 DIGEST_MAX_ERROR_RATE = env.float("DIGEST_MAX_ERROR_RATE", default=0.2)
 # What the sweeper does with a delivery a dead worker left in "sending": re-send it with
 # the same Message-ID (a duplicate is possible for that one message), or, when off, mark

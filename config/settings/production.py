@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from .base import *  # noqa: F403
-from .base import DATABASES, SECRET_KEY, env, require
+from .base import DATABASES, REDIS_URL, SECRET_KEY, env, require
 
 SECRET_KEY = require("SECRET_KEY", SECRET_KEY)
+# The cache holds what every process must share: the global send rate, the beat tick's
+# lock and the signup rate limits. A per-process memory cache would silently split them.
+require("REDIS_URL", REDIS_URL)
 DEBUG = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -21,3 +21,6 @@ STORAGES = {
 }
 # Static files come from the finders in tests; WhiteNoise is for collected files.
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405
+# Recount a run after every chunk and event, so tests see exact counts at once;
+# tests/digest/runs/test_recount.py covers the throttle itself.
+DIGEST_RUN_RECOUNT_SECONDS = env.int("DIGEST_RUN_RECOUNT_SECONDS", default=0)

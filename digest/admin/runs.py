@@ -108,8 +108,14 @@ class DigestRunAdmin(admin.ModelAdmin):
         return require_POST(self._resend_failed)(request, run_id)
 
     def _resend_failed(self, request: HttpRequest, run_id: int) -> HttpResponse:
-        count = services.digest_run_resend_failed(run=self._run(run_id))
-        messages.success(request, f"Queued {count} failed deliveries again.")
+        run = self._run(run_id)
+        count = services.digest_run_resend_failed(run=run)
+        if run.status == DigestRun.Status.CANCELLED:
+            messages.warning(request, "The run is cancelled: nothing was queued.")
+        elif run.status == DigestRun.Status.PAUSED:
+            messages.success(request, f"Queued {count} failed deliveries; resume the run to send.")
+        else:
+            messages.success(request, f"Queued {count} failed deliveries again.")
         return self._back(run_id)
 
     def preview_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
@@ -225,6 +231,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         delivery = get_object_or_404(Delivery, pk=delivery_id)
         if services.delivery_resend(delivery=delivery):
             messages.success(request, f"Delivery {delivery_id} queued again.")
+        elif delivery.run.status == DigestRun.Status.CANCELLED:
+            messages.warning(request, f"Delivery {delivery_id}'s run is cancelled: not queued.")
         else:
             messages.warning(request, f"Delivery {delivery_id} is being sent right now.")
         return HttpResponseRedirect(reverse("admin:digest_delivery_change", args=[delivery_id]))

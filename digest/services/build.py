@@ -82,8 +82,10 @@ def _papers_for(*, day: date, frequency: str) -> list[Paper]:
     from digest import selectors
 
     if frequency == scheduling.WEEKLY:
-        week_start = scheduling.weekly_window(day)
-        return list(selectors.paper_list_for_week(week_start=week_start))
+        # The seven days before the edition's date ("the week to <date>" in the email),
+        # not the calendar week around them.
+        first = scheduling.weekly_window(day)
+        return selectors.paper_list_for_days(first=first, last=day - timedelta(days=1))
     return list(selectors.paper_list_for_day(day=day))
 
 

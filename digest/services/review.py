@@ -54,6 +54,10 @@ def delivery_send_test_copy(*, delivery: Delivery, to: str) -> None:
     message.to = [to]
     message.subject = f"[Test copy for {delivery.subscriber.email}] {message.subject}"
     message.metadata = {"test_copy": "1"}  # type: ignore[attr-defined]
+    # The one-click unsubscribe headers carry the subscriber's signed link: the editor's
+    # mail client would offer to unsubscribe the subscriber, not the editor.
+    for header in ("List-Unsubscribe", "List-Unsubscribe-Post", "X-Digest-Delivery"):
+        message.extra_headers.pop(header, None)
     message.send()
 
 

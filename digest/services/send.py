@@ -43,10 +43,18 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from digest import smtp_overlap
+from digest import scheduling, smtp_overlap
 from digest.emails import message_id_for, renderer_for
 from digest.models import Delivery, DigestRun
-from digest.services.common import SENDABLE, RunStatus, Status, batches, digest_run_refresh
+from digest.services.common import (
+    SENDABLE,
+    RunStatus,
+    Status,
+    batches,
+    digest_run_recount_dirty,
+    digest_run_recount_soon,
+    digest_run_refresh,
+)
 from subscriptions.models import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -111,6 +119,7 @@ def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
         .select_related("subscriber")
         .order_by("pk")
     )
+    deliveries = _skip_paused(deliveries, result)
     if not deliveries:
         return result
     # Each run once per chunk: its papers snapshot is large, not for joining to every row.
@@ -130,8 +139,38 @@ def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
         mail.close()
         _fast_commits(False)
     for run_id in result.run_ids:
-        digest_run_refresh(run_id=run_id)
+        _recount_after_chunk(run_id, failed=result.failed > 0)
     return result
+
+
+def _recount_after_chunk(run_id: int, *, failed: bool) -> None:
+    # At once when the run may be finished (nothing left to claim: it goes "done") or
+    # sends failed (it may have to pause); otherwise throttled, for the admin's progress.
+    unfinished = Delivery.objects.filter(
+        run_id=run_id, status__in=[Status.PLANNED, Status.SENDING]
+    ).exists()
+    digest_run_recount_soon(run_id=run_id, now=failed or not unfinished)
+
+
+def _skip_paused(deliveries: list[Delivery], result: ChunkResult) -> list[Delivery]:
+    """Drop the deliveries of subscribers who paused after the run was planned.
+
+    Checked when the chunk starts (seconds before its sends), on the subscriber's local
+    date as the scheduler does; leaving is enforced by the claim itself.
+    """
+    now = timezone.now()
+    paused = {
+        d.pk
+        for d in deliveries
+        if scheduling.is_paused(d.subscriber, scheduling.local_time(d.subscriber, now).date())
+    }
+    if not paused:
+        return deliveries
+    result.skipped += Delivery.objects.filter(pk__in=paused, status=Status.PLANNED).update(
+        status=Status.SKIPPED, last_error="paused before sending"
+    )
+    result.run_ids.update(d.run_id for d in deliveries if d.pk in paused)
+    return [d for d in deliveries if d.pk not in paused]
 
 
 def _open(mail: Any) -> None:
@@ -409,12 +448,17 @@ def delivery_resend(*, delivery: Delivery, inline: bool = False) -> bool:
 
 
 def digest_run_resend_failed(*, run: DigestRun, inline: bool = False) -> int:
+    """Queue a run's failed deliveries again; a paused run sends them when resumed."""
     ids = list(Delivery.objects.filter(run=run, status=Status.FAILED).values_list("pk", flat=True))
-    _requeue(Delivery.objects.filter(pk__in=ids), run_id=run.pk, inline=inline)
+    if not _requeue(Delivery.objects.filter(pk__in=ids), run_id=run.pk, inline=inline):
+        return 0
     return len(ids)
 
 
 def _requeue(deliveries: Any, *, run_id: int, inline: bool) -> bool:
+    # A cancelled run never sends again: its requeued rows would wait for ever.
+    if DigestRun.objects.filter(pk=run_id, status=RunStatus.CANCELLED).exists():
+        return False
     ids = list(deliveries.exclude(status=Status.SENDING).values_list("pk", flat=True))
     if not ids:
         return False
@@ -446,6 +490,7 @@ def delivery_sweep_stuck(*, now: datetime | None = None, timeout: timedelta | No
         swept = stuck.update(status=Status.FAILED, needs_reconciliation=True, last_error=note)
     for run in DigestRun.objects.filter(status=RunStatus.SENDING):
         _requeue_orphans(run, cutoff=cutoff)
+    digest_run_recount_dirty()
     return swept
 
 

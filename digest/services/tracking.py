@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from digest.models import Delivery, TrackingEvent
-from digest.services.common import Status, digest_run_refresh
+from digest.services.common import Status, digest_run_recount_soon
 from subscriptions.models import Subscriber
 
 # How far along a delivery is; an event only ever moves it forward (a late "delivered"
@@ -92,7 +92,7 @@ def tracking_event_process(*, tracking_event_id: int) -> None:
     if subscriber is not None:
         _suppress_if_needed(subscriber, event.event_type, bounce)
     if delivery is not None:
-        digest_run_refresh(run_id=delivery.run_id)
+        digest_run_recount_soon(run_id=delivery.run_id)
 
 
 def _advance(delivery: Delivery, status: str | None, at: datetime | None) -> None:

@@ -51,6 +51,16 @@ def test_it_shows_the_current_preferences(subscriber_factory, client):
     assert sub.email in html
 
 
+def test_it_links_the_private_atom_feed_of_the_subscribers_picks(subscriber_factory, client):
+    sub = subscriber_factory()
+    html = client.get(_url("manage", sub)).content.decode()
+    match = re.search(r'href="(http://testserver/digest/feed/[^"]+/)"', html)
+    assert match, "no feed link on the preferences page"
+    feed = client.get(match.group(1).removeprefix("http://testserver"))
+    assert feed.status_code == 200
+    assert feed["Content-Type"].startswith("application/atom+xml")
+
+
 def test_it_saves_edited_preferences(subscriber_factory, client):
     sub = subscriber_factory(frequency="daily")
     url = _url("manage", sub)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,13 @@ class Command(BaseCommand):
         )
         reference = self._reference(papers, [*profile.liked, *profile.disliked])
         picks = rank_for_all(papers, [profile], reference=reference)[0]
-        titles = {p.arxiv_id: p.title for p in papers}
+        # The ranker keeps the first copy of a paper listed twice: so does the title.
+        titles: dict[str, str] = {}
+        for p in papers:
+            titles.setdefault(p.arxiv_id, p.title)
+        twice = sorted(a for a, n in Counter(p.arxiv_id for p in papers).items() if n > 1)
+        if twice:
+            self.stderr.write(f"Listed more than once, the first line kept: {', '.join(twice)}")
         if options["json"]:
             rows = [
                 {"arxiv_id": p.arxiv_id, "title": titles[p.arxiv_id], "score": p.score,
@@ -75,7 +82,7 @@ class Command(BaseCommand):
 def _read_papers(path: Path) -> list[Candidate]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"cannot read {path}: {exc}") from exc
     papers = []
     for number, line in enumerate(lines, 1):
@@ -83,7 +90,9 @@ def _read_papers(path: Path) -> list[Candidate]:
             continue
         try:
             papers.append(_candidate(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as exc:
+        except KeyError as exc:
+            raise CommandError(f"{path}:{number}: not a paper (no {exc})") from exc
+        except (ValueError, TypeError, OverflowError) as exc:
             raise CommandError(f"{path}:{number}: not a paper ({exc})") from exc
     if not papers:
         raise CommandError(f"{path}: no papers")
@@ -91,13 +100,37 @@ def _read_papers(path: Path) -> list[Candidate]:
 
 
 def _candidate(row: dict[str, Any]) -> Candidate:
+    if not isinstance(row, dict):
+        raise TypeError(f"a JSON object is expected, not {type(row).__name__}")
+    upvotes = int(row.get("upvotes") or 0)
+    if not -(2**62) < upvotes < 2**62:
+        raise ValueError(f"upvotes out of range: {upvotes}")
     return Candidate(
-        arxiv_id=str(row["arxiv_id"]),
-        title=str(row["title"]),
+        arxiv_id=_text(row, "arxiv_id"),
+        title=_text(row, "title"),
         abstract=str(row.get("abstract") or ""),
-        authors=tuple(str(a) for a in row.get("authors") or ()),
-        ai_keywords=tuple(str(k) for k in row.get("ai_keywords") or ()),
-        categories=tuple(str(c) for c in row.get("categories") or ()),
-        upvotes=int(row.get("upvotes") or 0),
+        authors=_strings(row, "authors"),
+        ai_keywords=_strings(row, "ai_keywords"),
+        categories=_strings(row, "categories"),
+        upvotes=upvotes,
         age_days=float(row.get("age_days") or 0.0),
     )
+
+
+def _text(row: dict[str, Any], field: str) -> str:
+    value = row[field]
+    if value is None or not str(value).strip():
+        raise KeyError(field)
+    return str(value)
+
+
+def _strings(row: dict[str, Any], field: str) -> tuple[str, ...]:
+    """A list of strings; a lone string is one item (not one item per character)."""
+    value = row.get(field)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise TypeError(f"{field} must be a list of strings, not {type(value).__name__}")
+    return tuple(str(item) for item in value)

@@ -105,3 +105,57 @@ def test_it_rejects_a_file_that_is_not_papers(tmp_path):
     bad.write_text('{"title": "no id"}\n')
     with pytest.raises(CommandError, match=r"bad\.jsonl:1"):
         call_command("rank_papers", "--papers", str(bad))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"arxiv_id": "a", "title": "ok"}\n{"arxiv_id": "b", "title": \n', r"bad\.jsonl:2"),
+        (b"[1, 2]\n", r"bad\.jsonl:1: not a paper \(a JSON object is expected"),
+        (b'{"arxiv_id": null, "title": "t"}\n', r"bad\.jsonl:1: not a paper \(no 'arxiv_id'\)"),
+        (b'{"arxiv_id": "a", "title": "t", "upvotes": 1e400}\n', r"bad\.jsonl:1"),
+        (b'{"arxiv_id": "a", "title": "t", "upvotes": 100000000000000000000}\n', "upvotes"),
+        (b'{"arxiv_id": "a", "title": "t", "authors": {"x": 1}}\n', "authors must be a list"),
+        (b'\xff\xfe{"arxiv_id": "a"}\n', r"cannot read .*bad\.jsonl"),
+        (b"\n\n", r"bad\.jsonl: no papers"),
+    ],
+)
+def test_it_names_the_problem_of_a_bad_file_without_a_traceback(tmp_path, content, message):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("rank_papers", "--papers", str(bad), stdout=StringIO())
+
+
+def test_it_says_so_when_the_file_is_missing(tmp_path):
+    with pytest.raises(CommandError, match=r"cannot read .*missing\.jsonl"):
+        call_command("rank_papers", "--papers", str(tmp_path / "missing.jsonl"))
+
+
+def test_it_reads_a_lone_string_as_one_author_or_category(tmp_path):
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text(
+        '{"arxiv_id": "a", "title": "Quiet note", "authors": "Grace Hopper", "categories": "cs.CL"}\n'
+        '{"arxiv_id": "b", "title": "Popular paper", "upvotes": 50}\n'
+    )
+    out = StringIO()
+    call_command(
+        "rank_papers", "--papers", str(papers), "--authors", "grace hopper", "--categories",
+        "cs.CL", "--top", "1", "--json", stdout=out,
+    )  # fmt: skip
+    (row,) = json.loads(out.getvalue())
+    assert row["arxiv_id"] == "a"
+    assert row["reasons"] == ["by Grace Hopper, whom you follow", "in cs.CL"]
+
+
+def test_it_keeps_the_first_line_of_a_paper_listed_twice_and_says_so(tmp_path):
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text(
+        '{"arxiv_id": "a", "title": "First copy", "upvotes": 5}\n'
+        '{"arxiv_id": "a", "title": "Second copy"}\n'
+    )
+    out, err = StringIO(), StringIO()
+    call_command("rank_papers", "--papers", str(papers), "--json", stdout=out, stderr=err)
+    (row,) = json.loads(out.getvalue())
+    assert (row["title"], row["reason"]) == ("First copy", "trending: 5 upvotes")
+    assert "a" in err.getvalue()

@@ -122,3 +122,30 @@ def test_subscriber_inputs_make_the_same_profiles_as_subscribers(subscriber_fact
     )
     assert rows[1].categories is rows[0].categories  # decoded once per distinct value
     assert profiles_for_subscribers(rows) == profiles_for_subscribers([ada, bob])
+
+
+@pytest.mark.django_db
+def test_a_more_like_this_click_puts_the_paper_in_the_profile(
+    subscriber_factory, paper_factory, client
+):
+    from digest.ranking import Candidate, rank_for_all
+    from subscriptions import tokens
+
+    reader = subscriber_factory(interests="")
+    paper_factory(
+        arxiv_id="2601.00001",
+        title="Gaussian splatting for dynamic scenes",
+        abstract="We fit 3D Gaussian splatting to dynamic scenes in real time.",
+    )
+    url = tokens.feedback_url(reader, "2601.00001", "like").removeprefix("http://testserver")
+    assert client.get(url).status_code == 200
+    (profile,) = profiles_for_subscribers([reader])
+    assert profile.liked == ("2601.00001",)
+    today = [
+        Candidate("x", "Mobile Gaussian splatting", "Real-time 3D Gaussian splatting on phones."),
+        Candidate("y", "Tabular learning benchmarks", "Tree models on tables.", upvotes=9),
+    ]
+    reference = reference_candidates(profile.liked, today=TODAY)
+    (picks,) = rank_for_all(today, [profile], reference=reference)
+    assert picks[0].arxiv_id == "x"
+    assert picks[0].reason.startswith("similar to 'Gaussian splatting for dynamic scenes'")

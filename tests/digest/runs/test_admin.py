@@ -45,6 +45,10 @@ def test_the_admin_sends_a_test_copy_to_themselves_without_touching_the_run(
     assert response.status_code == 302
     assert [m.to for m in mailoutbox] == [["editor@example.org"]]
     assert mailoutbox[0].subject.startswith("[Test copy for ada@example.com]")
+    # The editor's mail client must not offer a one-click unsubscribe of the subscriber.
+    headers = mailoutbox[0].extra_headers
+    assert "List-Unsubscribe" not in headers and "List-Unsubscribe-Post" not in headers
+    assert "List-Id" in headers
     delivery.refresh_from_db()
     assert delivery.status == "planned"
 
@@ -80,6 +84,23 @@ def test_the_admin_resends_one_delivery_and_the_failed_of_a_run(
         admin_client.post(reverse("admin:digest_digestrun_resend_failed", args=[review_run.pk]))
     assert [m.to[0] for m in mailoutbox[2:]] == ["ada@example.com", "alan@example.com"]
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_failed_deliveries_of_a_cancelled_run_are_not_queued_again(admin_client, review_run):
+    services.digest_run_cancel(run=review_run, user="editor")
+    failed = Delivery.objects.first()
+    Delivery.objects.filter(pk=failed.pk).update(status="failed", last_error="boom")
+    DigestRun.objects.filter(pk=review_run.pk).update(failed_count=1)
+    page = admin_client.get(reverse("admin:digest_digestrun_change", args=[review_run.pk]))
+    assert b"Resend 1 failed" not in page.content
+
+    response = admin_client.post(
+        reverse("admin:digest_digestrun_resend_failed", args=[review_run.pk]), follow=True
+    )
+    assert b"The run is cancelled: nothing was queued." in response.content
+    admin_client.post(reverse("admin:digest_delivery_resend", args=[failed.pk]))
+    failed.refresh_from_db()
+    assert failed.status == "failed"  # not planned: nothing would ever send it
 
 
 def test_deliveries_are_searchable_by_email_and_show_the_exact_email(admin_client, review_run):

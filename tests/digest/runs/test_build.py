@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 from digest import selectors, services
 from digest.models import Delivery, DigestRun
@@ -15,6 +15,7 @@ from digest.ranking_inputs import (
 )
 from digest.services import build
 from subscriptions.models import PaperFeedback, Subscriber
+from tests.digest.runs.conftest import TITLES
 
 
 def _expected_picks(day, subscribers, reference_ids=()):
@@ -89,3 +90,24 @@ def test_only_todays_papers_already_sent_are_excluded(subscriber_factory, papers
         reader.pk: sent
     }
     assert build._already_sent(run=later, subscriber_ids={reader.pk + 1}, arxiv_ids=sent) == {}
+
+
+def test_a_weekly_edition_carries_the_seven_days_before_its_date(
+    subscriber_factory, paper_trend_factory
+):
+    friday = date(2026, 11, 20)
+    reader = subscriber_factory(frequency="weekly", weekday=friday.weekday(), digest_size=10)
+    titles = iter([*TITLES, "Sparse attention for speech recognition"])
+    in_window = {
+        paper_trend_factory(
+            day=friday - timedelta(days=n), paper__title=next(titles)
+        ).paper.arxiv_id
+        for n in (1, 2, 7)  # Thursday, Wednesday, last Friday
+    }
+    for n in (0, 8, 10):  # the edition's own day, and before the seven days
+        paper_trend_factory(day=friday - timedelta(days=n), paper__title=next(titles))
+    run = services.digest_run_build(day=friday, frequency="weekly")
+    assert (run.frequency, run.week) == ("weekly", "2026-W47")
+    assert set(run.papers) == in_window
+    picks = Delivery.objects.get(run=run, subscriber=reader).picks
+    assert {p["arxiv_id"] for p in picks} == in_window

@@ -98,6 +98,21 @@ def test_with_approval_required_a_run_waits_for_review(
     assert (run.status, run.approved_by, len(mailoutbox)) == ("done", "editor", 2)
 
 
+def test_a_subscriber_who_pauses_after_planning_is_skipped_not_sent(
+    subscriber_factory, papers, day, mailoutbox
+):
+    stays, pauses = subscriber_factory.create_batch(2)
+    run = _build(day)
+    with time_machine.travel(at_utc(9, day=day), tick=False):
+        Subscriber.objects.filter(pk=pauses.pk).update(paused_until=day)
+        services.digest_run_send(run=run, inline=True)
+    assert [m.to for m in mailoutbox] == [[stays.email]]
+    skipped = Delivery.objects.get(subscriber=pauses)
+    assert (skipped.status, skipped.last_error) == ("skipped", "paused before sending")
+    run.refresh_from_db()
+    assert (run.status, run.sent_count, run.skipped_count) == ("done", 1, 1)
+
+
 def test_a_cancelled_run_sends_nothing(subscriber_factory, papers, day, mailoutbox, settings):
     settings.DIGEST_REQUIRE_APPROVAL = True
     subscriber_factory.create_batch(2)
@@ -127,6 +142,30 @@ def test_a_run_pauses_itself_when_the_error_rate_passes_the_threshold(
     assert run.failed_count == 20  # paused after the minimum sample; later chunks claim nothing
     assert Delivery.objects.filter(status="planned").count() == 20
     assert "SMTPRecipientsRefused" in Delivery.objects.filter(status="failed").first().last_error
+
+
+def test_a_resumed_run_sends_the_rest_once_the_esp_works_again(
+    subscriber_factory, papers, day, settings, monkeypatch, mailoutbox
+):
+    settings.DIGEST_MAX_ERROR_RATE = 0.2
+    settings.DIGEST_SEND_CHUNK_SIZE = 10
+    subscriber_factory.create_batch(50)
+    real = EmailBackend.send_messages
+    monkeypatch.setattr(
+        EmailBackend, "send_messages", lambda self, m: (_ for _ in ()).throw(OSError("down"))
+    )
+    run = _build(day)
+    services.digest_run_send(run=run, inline=True)
+    run.refresh_from_db()
+    assert (run.status, run.failed_count) == ("paused", 20)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", real)
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        services.digest_run_approve(run=run, user="editor", inline=True)  # "Resume sending"
+    run.refresh_from_db()
+    # The 20 failures before the pause don't count against the resumed run.
+    assert (run.status, run.sent_count, run.failed_count) == ("done", 30, 20)
+    assert len(mailoutbox) == 30
 
 
 def test_the_admin_can_resend_all_failed_deliveries(

@@ -17,11 +17,13 @@ from digest.models import Delivery
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[tuple[str, int], list[str], bytes]] = []
+        self.senders: list[str] = []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.messages.append((session.peer, list(envelope.rcpt_tos), envelope.content))
+            self.senders.append(envelope.mail_from)
         return "250 OK"
 
 
@@ -49,8 +51,9 @@ def mail(smtp_server):
     backend.close()
 
 
-def _email(to: str) -> DigestEmail:
+def _email(to: str, from_email: str = "digest@example.com") -> DigestEmail:
     email = DigestEmail(
+        from_email=from_email,
         subject="Today's papers",
         body="Hello\n.a line starting with a dot\n",
         to=[to],
@@ -75,6 +78,28 @@ def test_it_ends_data_only_after_the_claim_and_delivers_the_message(smtp_server,
     parsed = message_from_bytes(content.replace(b"\r\n", b"\n"))
     assert (rcpts, parsed["Message-ID"]) == (["a@example.com"], "<a@example.com>")
     assert parsed.get_payload()[0].get_payload() == "Hello\n.a line starting with a dot\n"
+
+
+@pytest.mark.parametrize(
+    ("from_email", "to", "envelope_from", "envelope_to"),
+    [
+        ("digest@example.com", "a.b+c@example.com", "digest@example.com", "a.b+c@example.com"),
+        # Not plain: Django's sanitize_address (IDNA domain) and smtplib's quoteaddr.
+        (
+            "Paper Digest <digest@example.com>",
+            "Ré Ader <reader@bücher.example>",
+            "digest@example.com",
+            "reader@xn--bcher-kva.example",
+        ),
+    ],
+)
+def test_the_envelope_is_what_djangos_smtp_backend_would_send(
+    smtp_server, mail, from_email, to, envelope_from, envelope_to
+):
+    recorder, _ = smtp_server
+    smtp_overlap.send_when_claimed(mail, _email(to, from_email), lambda: True)
+    assert recorder.senders == [envelope_from]
+    assert [rcpts for _, rcpts, _ in recorder.messages] == [[envelope_to]]
 
 
 def test_a_lost_claim_delivers_nothing_and_the_chunk_goes_on(smtp_server, mail):
