@@ -59,6 +59,7 @@ from subscriptions.models import Subscriber
 
 logger = logging.getLogger(__name__)
 RATE_BLOCK_MAX = 20  # tokens a worker reserves per cache round trip, at most
+CLAIM_PREPARE_THRESHOLD = 5  # psycopg's default
 
 
 # An email that left, with the message it was sent as (the ESP's id is on it).
@@ -326,9 +327,17 @@ def _claim_sql(pk: int, now: datetime, message_id: str, mark_sent: _Sent | None)
     params = [str(p) if isinstance(p, str) else p for p in params]  # plain str for psycopg
     try:
         connection.ensure_connection()
-        # Server-side binding, so PostgreSQL keeps the plan (Django's cursors bind
-        # client-side and can't prepare); Django's errors, for the task's retry.
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        raw = connection.connection
+        if raw.prepare_threshold is None:
+            # Django opens psycopg connections with prepared statements off, and then
+            # psycopg ignores prepare=True: PostgreSQL would parse and plan the claim
+            # for every email (measured: twice the database CPU per claim). Only
+            # server-side-binding cursors like this one prepare; Django's own cursors
+            # bind client-side and are unaffected.
+            raw.prepare_threshold = CLAIM_PREPARE_THRESHOLD
+        # Server-side binding, so PostgreSQL keeps the plan; Django's errors, for the
+        # task's retry.
+        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             sql = _claim_statement(mark_sent=mark_sent is not None)
             cursor.execute(sql, params, prepare=True)
             return cursor.rowcount

@@ -6,6 +6,7 @@ from smtplib import SMTPRecipientsRefused
 import pytest
 import time_machine
 from django.core.mail.backends.locmem import EmailBackend
+from django.db import connection
 from django.utils import timezone
 
 from digest import services
@@ -47,6 +48,21 @@ def test_a_claim_succeeds_once(subscriber_factory, papers, day):
     assert delivery.status == "sending"
     assert delivery.message_id == f"<digest.{run.pk}.{delivery.pk}@localhost>"
     assert delivery.attempts == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's prepared claim (CI runs it)"
+)
+def test_the_claim_is_a_prepared_statement_on_postgresql(
+    subscriber_factory, papers, day, mailoutbox
+):
+    subscriber_factory.create_batch(3)
+    services.digest_run_send(run=_build(day), inline=True)
+    assert len(mailoutbox) == 3
+    with connection.cursor() as cursor:  # the same session that claimed
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("UPDATE digest_delivery AS d SET status" in sql for sql in prepared)
 
 
 def test_a_retried_chunk_sends_nothing_already_sent(subscriber_factory, papers, day, mailoutbox):
