@@ -97,7 +97,8 @@ def _begin(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) 
     code, reply = smtp.docmd("data")
     if code != 354:
         raise smtplib.SMTPDataError(code, reply)
-    body = _LEADING_DOT.sub(b"..", data)
+    # Dot-stuffing (RFC 5321 4.5.2); the regex pass only when a line starts with ".".
+    body = _LEADING_DOT.sub(b"..", data) if data[:1] == b"." or b"\n." in data else data
     smtp.send(body if body.endswith(b"\r\n") else body + b"\r\n")
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ from subscriptions.models import Subscriber
 logger = logging.getLogger(__name__)
 RATE_BLOCK_MAX = 20  # tokens a worker reserves per cache round trip, at most
 CLAIM_PREPARE_THRESHOLD = 5  # psycopg's default
+# What sending reads of a subscriber: the address, the links' token version, the pause.
+SUBSCRIBER_FIELDS = ("email", "token_version", "paused_until", "timezone")
 
 
 # An email that left, with the message it was sent as (the ESP's id is on it).
@@ -118,6 +121,7 @@ def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
     deliveries = list(
         Delivery.objects.filter(pk__in=delivery_ids, status=Status.PLANNED)
         .select_related("subscriber")
+        .only("run_id", "picks", *(f"subscriber__{field}" for field in SUBSCRIBER_FIELDS))
         .order_by("pk")
     )
     deliveries = _skip_paused(deliveries, result)
@@ -319,12 +323,9 @@ def _claim_sql(pk: int, now: datetime, message_id: str, mark_sent: _Sent | None)
     data-modifying CTE runs to completion whether or not the claim matches, in the same
     transaction (autocommit: one commit).
     """
-    params: list[Any] = [Status.SENDING, now, message_id, pk, Status.PLANNED]
-    params += [Subscriber.Status.ACTIVE, [str(status) for status in SENDABLE]]
+    params: list[Any] = [now, str(message_id), pk]
     if mark_sent is not None:
-        esp_id = _esp_message_id(*mark_sent)
-        params = [Status.SENT, esp_id, timezone.now(), mark_sent[0].pk, Status.SENDING, *params]
-    params = [str(p) if isinstance(p, str) else p for p in params]  # plain str for psycopg
+        params = [now, str(_esp_message_id(*mark_sent)), mark_sent[0].pk, *params]
     try:
         connection.ensure_connection()
         raw = connection.connection
@@ -349,21 +350,34 @@ def _claim_sql(pk: int, now: datetime, message_id: str, mark_sent: _Sent | None)
 
 @functools.cache
 def _claim_statement(*, mark_sent: bool = False) -> str:
+    """The claim's SQL; its parameters are (now, message_id, pk), after (now, esp_id, pk).
+
+    The statuses are code constants written into the text, so each execution binds
+    only what changes per email.
+    """
     deliveries = Delivery._meta.db_table
+    sendable = ", ".join(_literal(status) for status in SENDABLE)
     claim = f"""
-        UPDATE {deliveries} AS d SET status = %s, claimed_at = %s,
+        UPDATE {deliveries} AS d SET status = {_literal(Status.SENDING)}, claimed_at = %s,
             attempts = d.attempts + 1, message_id = %s, last_error = ''
-        WHERE d.id = %s AND d.status = %s
+        WHERE d.id = %s AND d.status = {_literal(Status.PLANNED)}
         AND EXISTS (SELECT 1 FROM {Subscriber._meta.db_table} AS s WHERE s.id = d.subscriber_id
-                    AND s.status = %s AND s.deleted_at IS NULL)
+                    AND s.status = {_literal(Subscriber.Status.ACTIVE)} AND s.deleted_at IS NULL)
         AND EXISTS (SELECT 1 FROM {DigestRun._meta.db_table} AS r WHERE r.id = d.run_id
-                    AND r.status = ANY(%s))"""
+                    AND r.status IN ({sendable}))"""
     if not mark_sent:
         return claim
     return f"""
-        WITH sent AS (UPDATE {deliveries} SET status = %s, esp_message_id = %s, sent_at = %s
-                      WHERE id = %s AND status = %s)
+        WITH sent AS (UPDATE {deliveries} SET status = {_literal(Status.SENT)},
+                          sent_at = %s, esp_message_id = %s
+                      WHERE id = %s AND status = {_literal(Status.SENDING)})
         {claim}"""
+
+
+def _literal(value: str) -> str:
+    if not re.fullmatch(r"[a-z_]+", value):  # choices only: never anything from outside
+        raise ValueError(f"not a status: {value!r}")
+    return f"'{value}'"
 
 
 def _active_subscriber_ref() -> Any:

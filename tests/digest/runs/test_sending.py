@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from digest import services
@@ -63,6 +64,26 @@ def test_the_claim_is_a_prepared_statement_on_postgresql(
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("UPDATE digest_delivery AS d SET status" in sql for sql in prepared)
+
+
+def test_a_chunk_reads_as_much_for_3_or_12_emails(
+    subscriber_factory, papers, day, mailoutbox
+):
+    # The chunk loads only the fields sending reads: touching a deferred one would cost
+    # a SELECT per email. (Claims and marks are one write per email by design.)
+    counts = []
+    for n in (3, 12):
+        subscriber_factory.create_batch(n)
+        run = _build(day)
+        DigestRun.objects.filter(pk=run.pk).update(status="sending")
+        ids = list(Delivery.objects.filter(run=run).values_list("pk", flat=True))
+        with CaptureQueriesContext(connection) as queries:
+            send_services.delivery_send_chunk(delivery_ids=ids)
+        counts.append(len([q for q in queries if q["sql"].startswith("SELECT")]))
+        Delivery.objects.filter(run=run).delete()
+        run.delete()
+    assert len(mailoutbox) == 3 + 15  # the first 3 are due again in the second run
+    assert counts[0] == counts[1]
 
 
 def test_a_retried_chunk_sends_nothing_already_sent(subscriber_factory, papers, day, mailoutbox):
