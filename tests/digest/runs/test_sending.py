@@ -66,9 +66,7 @@ def test_the_claim_is_a_prepared_statement_on_postgresql(
     assert any("UPDATE digest_delivery AS d SET status" in sql for sql in prepared)
 
 
-def test_a_chunk_reads_as_much_for_3_or_12_emails(
-    subscriber_factory, papers, day, mailoutbox
-):
+def test_a_chunk_reads_as_much_for_3_or_12_emails(subscriber_factory, papers, day, mailoutbox):
     # The chunk loads only the fields sending reads: touching a deferred one would cost
     # a SELECT per email. (Claims and marks are one write per email by design.)
     counts = []
