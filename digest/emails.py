@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import html
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ class _Links:
         # Django's TimestampSigner, with the per-purpose HMAC key derived once per run
         # instead of once per link (salts and value layout as in tokens.py).
         self.keys = {purpose: self._key(purpose) for purpose in Purpose}
-        self.timestamp = signing.b62_encode(int(time.time()))
+        self._now = threading.local()
         self.patterns = {
             name: tokens.absolute(reverse(name, args=[self.PLACEHOLDER])).split(self.PLACEHOLDER)
             for name in (
@@ -139,13 +140,18 @@ class _Links:
         return hashlib.sha256(key_salt + signer.key.encode()).digest()
 
     def start_email(self) -> None:
-        self.timestamp = signing.b62_encode(int(time.time()))
+        # Per thread: one renderer serves every sending lane of a process.
+        self._now.timestamp = signing.b62_encode(int(time.time()))
 
     def token(self, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
         value = f"{subscriber.pk}.{subscriber.token_version}"
         if extra:
             value = f"{value}.{extra}"
-        value = f"{value}:{self.timestamp}"
+        timestamp = getattr(self._now, "timestamp", None)
+        if timestamp is None:
+            self.start_email()
+            timestamp = self._now.timestamp
+        value = f"{value}:{timestamp}"
         mac = hmac.new(self.keys[purpose], value.encode(), hashlib.sha256).digest()
         return f"{value}:{signing.b64_encode(mac).decode()}"
 
@@ -379,6 +385,11 @@ class RunRenderer:
 
 def _escaped(values: Mapping[str, str]) -> dict[str, str]:
     return {key: html.escape(value) for key, value in values.items()}
+
+
+def cached_renderer(run_id: int, paper_count: int) -> RunRenderer | None:
+    """The renderer renderer_for made for this run with this many papers, if any."""
+    return _renderers.get((run_id, paper_count))
 
 
 def renderer_for(run: Any) -> RunRenderer:

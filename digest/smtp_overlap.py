@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
 import re
 import smtplib
 import socket
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from email.utils import parseaddr
 from typing import Any
 
@@ -32,7 +33,6 @@ from django.core.mail.message import EmailMessage, sanitize_address
 
 logger = logging.getLogger(__name__)
 _LEADING_DOT = re.compile(rb"(?m)^\.")
-_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-overlap")
 
 
 class ClaimLost(Exception):
@@ -47,25 +47,30 @@ def supports(mail: Any) -> bool:
     )
 
 
-def send_when_claimed(mail: SMTPBackend, message: EmailMessage, claim: Callable[[], bool]) -> None:
+def send_when_claimed(
+    mail: SMTPBackend, message: EmailMessage, claim: Callable[[], bool]
+) -> PendingReply:
     """Send ``message`` over the open session; ``claim()`` runs meanwhile and must be True.
 
-    Raises ClaimLost when the claim fails (nothing delivered), the claim's own error,
-    or an smtplib error (the message was not accepted).
+    Returns once the final "." is sent; the server's verdict is read by the returned
+    PendingReply's wait(), so the caller can prepare its next email meanwhile (the
+    server is still reading this one). Raises ClaimLost when the claim fails (nothing
+    delivered), the claim's own error, or an smtplib error (not accepted).
     """
     smtp = mail.connection
     encoding = message.encoding or "utf-8"
     sender = _envelope_sender(message.from_email, encoding)
     recipients = [_envelope_address(addr, encoding) for addr in message.recipients()]
     data = message.message().as_bytes(linesep="\r\n")
-    began = _pool.submit(_begin, smtp, sender, recipients, data)
+    helper = _helper()
+    helper.start(_begin, smtp, sender, recipients, data)
     try:
         claimed = claim()
     except BaseException:
-        began.exception()  # wait: the session is not ours until the helper is done
+        helper.join()  # wait: the session is not ours until the helper is done
         _drop(mail)
         raise
-    began_error = began.exception()
+    began_error = helper.join()
     if not claimed or began_error is not None:
         _drop(mail)  # mid-DATA: only closing the session discards the message
         if not claimed:
@@ -75,9 +80,64 @@ def send_when_claimed(mail: SMTPBackend, message: EmailMessage, claim: Callable[
     # until the server's delayed ACK of the body (~40 ms per message).
     smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     smtp.send(b".\r\n")
-    code, reply = smtp.getreply()
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
+    return PendingReply(smtp)
+
+
+class PendingReply:
+    """The server's answer to a message's final ".", not read yet."""
+
+    __slots__ = ("_smtp",)
+
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        self._smtp = smtp
+
+    def wait(self) -> None:
+        """Return once the server took the message; raise an smtplib error if it didn't."""
+        code, reply = self._smtp.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+
+
+class _Helper:
+    """A thread that runs one call at a time for the thread that owns it.
+
+    Handing a call over is two C-level queue operations; a ThreadPoolExecutor's
+    submit() and Future cost several lock rounds more, for every email.
+    """
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._errors: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="smtp-overlap", daemon=True).start()
+
+    def start(self, fn: Callable[..., object], *args: object) -> None:
+        self._calls.put((fn, args))
+
+    def join(self) -> BaseException | None:
+        """Wait for the call start() handed over; its exception, if it raised one."""
+        return self._errors.get()
+
+    def _serve(self) -> None:
+        while True:
+            fn, args = self._calls.get()
+            try:
+                fn(*args)
+            except BaseException as exc:  # handed to the owner, who decides
+                self._errors.put(exc)
+            else:
+                self._errors.put(None)
+
+
+_local = threading.local()
+
+
+def _helper() -> _Helper:
+    # One helper per sending thread, so that several sessions in one process (lanes)
+    # never queue behind each other's helper.
+    helper = getattr(_local, "helper", None)
+    if helper is None:
+        helper = _local.helper = _Helper()
+    return helper
 
 
 def _begin(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> None:

@@ -68,7 +68,7 @@ def digest_run_refresh(*, run_id: int) -> DigestRun:
         DigestRun.objects.filter(pk=run_id, status=RunStatus.SENDING).update(
             status=RunStatus.DONE, finished_at=timezone.now()
         )
-    return DigestRun.objects.get(pk=run_id)
+    return DigestRun.objects.defer("papers").get(pk=run_id)  # the snapshot is large
 
 
 def _recent_error_rate(run_id: int, failed_in_run: int) -> tuple[int, int]:

@@ -30,8 +30,10 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,10 +44,11 @@ from django.core.cache import cache
 from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from digest import scheduling, smtp_overlap
-from digest.emails import message_id_for, renderer_for
+from digest.emails import RunRenderer, cached_renderer, message_id_for, renderer_for
 from digest.models import Delivery, DigestRun
 from digest.services.common import (
     SENDABLE,
@@ -127,22 +130,14 @@ def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
     deliveries = _skip_paused(deliveries, result)
     if not deliveries:
         return result
-    # Each run once per chunk: its papers snapshot is large, not for joining to every row.
-    runs = DigestRun.objects.in_bulk({d.run_id for d in deliveries})
+    renderers = _renderers_for({d.run_id for d in deliveries})
     for delivery in deliveries:
-        delivery.run = runs[delivery.run_id]
-    mail = get_connection()
-    _open(mail)
-    _fast_commits(True)
-    sent: _Sent | None = None
-    try:
-        for delivery in deliveries:
-            sent = _send_one(delivery, mail, result, previous=sent)
-    finally:
-        if sent is not None:  # the chunk's last email: nothing left to claim with it
-            _mark_sent(*sent)
-        mail.close()
-        _fast_commits(False)
+        delivery.renderer = renderers[delivery.run_id]  # type: ignore[attr-defined]
+    sessions = max(1, min(settings.DIGEST_SMTP_SESSIONS, len(deliveries)))
+    if sessions == 1:
+        _Lane(result).send_all(deliveries)
+    else:
+        _send_in_lanes(deliveries, sessions, result)
     for run_id in result.run_ids:
         _recount_after_chunk(run_id, failed=result.failed > 0)
     return result
@@ -200,56 +195,158 @@ def _fast_commits(on: bool) -> None:
         cursor.execute("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT"))
 
 
-def _send_one(
-    delivery: Delivery, connection: Any, result: ChunkResult, *, previous: _Sent | None
-) -> _Sent | None:
-    """Claim and send one email; return it for marking sent together with the next claim."""
-    result.run_ids.add(delivery.run_id)
-    _throttle()
-    if smtp_overlap.supports(connection):
-        message = _render_or_none(delivery, connection)
-        if message is not None:
-            return _send_overlapped(delivery, message, connection, result, previous)
-    if not delivery_claim(delivery=delivery, mark_sent=previous):
-        result.skipped += _skip_if_unsendable(delivery)
-        return None
+class _Lane:
+    """One email connection sending deliveries in order, each claimed right before it goes.
+
+    With Django's SMTP backend (smtp_overlap) an email's claim commits while its bytes
+    go out, and the next email is rendered while the server still reads this one; its
+    reply is read just before the next claim, which also marks this one sent. So at
+    most one email of a lane is ever between "the server has it" and "marked sent".
+    Other backends (anymail's ESPs, the outbox) send after the claim, one at a time.
+    """
+
+    def __init__(self, result: ChunkResult) -> None:
+        self.result = result
+        self.mail: Any = None
+        self.sent: _Sent | None = None  # left, to be marked sent with the next claim
+        self.pending: tuple[Delivery, Any, smtp_overlap.PendingReply] | None = None
+
+    def send_all(self, deliveries: Sequence[Delivery]) -> None:
+        self.mail = get_connection()
+        _open(self.mail)
+        _fast_commits(True)
+        try:
+            for delivery in deliveries:
+                self.send(delivery)
+        finally:
+            try:
+                self._settle()
+                if self.sent is not None:  # the lane's last email: nothing to claim with it
+                    _mark_sent(*self.sent)
+            finally:
+                self.mail.close()
+                _fast_commits(False)
+
+    def send(self, delivery: Delivery) -> None:
+        self.result.run_ids.add(delivery.run_id)
+        _throttle()
+        mail = self.mail
+        if smtp_overlap.supports(mail):
+            message = _render_or_none(delivery, mail)  # the server reads the previous one
+            self._settle()
+            if message is not None and smtp_overlap.supports(mail):
+                self._start(delivery, message)
+                return
+        self._settle()
+        previous, self.sent = self.sent, None
+        if not delivery_claim(delivery=delivery, mark_sent=previous):
+            self.result.skipped += _skip_if_unsendable(delivery)
+            return
+        try:
+            message = _render(delivery, mail)
+            message.send()
+        except Exception as exc:  # any ESP/SMTP error: record it, go on with the chunk
+            _record_failure(delivery, exc, self.result, mail)
+            return
+        self.result.sent += 1
+        self.sent = delivery, message
+
+    def _start(self, delivery: Delivery, message: Any) -> None:
+        previous, self.sent = self.sent, None
+        claimed = False
+
+        def claim() -> bool:
+            nonlocal claimed
+            claimed = delivery_claim(delivery=delivery, mark_sent=previous)
+            return claimed
+
+        try:
+            reply = smtp_overlap.send_when_claimed(self.mail, message, claim)
+        except smtp_overlap.ClaimLost:
+            self.result.skipped += _skip_if_unsendable(delivery)
+            return
+        except Exception as exc:
+            if not claimed:
+                raise  # the claim itself failed (database): the task retries
+            _record_failure(delivery, exc, self.result, self.mail)
+            return
+        self.pending = delivery, message, reply
+
+    def _settle(self) -> None:
+        """Read the server's verdict on the email whose "." went out last."""
+        if self.pending is None:
+            return
+        delivery, message, reply = self.pending
+        self.pending = None
+        try:
+            reply.wait()
+        except Exception as exc:
+            _record_failure(delivery, exc, self.result, self.mail)
+            return
+        self.result.sent += 1
+        self.sent = delivery, message
+
+
+def _send_in_lanes(deliveries: Sequence[Delivery], sessions: int, result: ChunkResult) -> None:
+    """DIGEST_SMTP_SESSIONS connections at once: one lane (thread) each, every lane its own
+    database connection; while one lane waits on the mail server or the database, another
+    renders. Each lane has at most one email in flight, as a single lane does."""
+    results = [ChunkResult() for _ in range(sessions)]
+    lanes = [deliveries[i::sessions] for i in range(sessions)]
+    futures = [_lane_pool().submit(_run_lane, lanes[i], results[i]) for i in range(1, sessions)]
+    errors: list[BaseException] = []
     try:
-        message = _render(delivery, connection)
-        message.send()
-    except Exception as exc:  # any ESP/SMTP error: record it, go on with the chunk
-        _record_failure(delivery, exc, result, connection)
-        return None
-    result.sent += 1
-    return delivery, message
-
-
-def _send_overlapped(
-    delivery: Delivery, message: Any, connection: Any, result: ChunkResult, previous: _Sent | None
-) -> _Sent | None:
-    """SMTP: the claim commits while the message goes out; "." only once it is claimed."""
-    claimed = False
-
-    def claim() -> bool:
-        nonlocal claimed
-        claimed = delivery_claim(delivery=delivery, mark_sent=previous)
-        return claimed
-
-    try:
-        smtp_overlap.send_when_claimed(connection, message, claim)
-    except smtp_overlap.ClaimLost:
-        result.skipped += _skip_if_unsendable(delivery)
-        return None
+        _Lane(results[0]).send_all(lanes[0])
     except Exception as exc:
-        if not claimed:
-            raise  # the claim itself failed (database): the task retries
-        _record_failure(delivery, exc, result, connection)
-        return None
-    result.sent += 1
-    return delivery, message
+        errors.append(exc)
+    for future in futures:
+        if (error := future.exception()) is not None:
+            errors.append(error)
+    for part in results:
+        result.sent += part.sent
+        result.failed += part.failed
+        result.skipped += part.skipped
+        result.run_ids |= part.run_ids
+    if errors:
+        raise errors[0]  # a database error: the task retries; claims keep it exactly-once
+
+
+def _run_lane(deliveries: Sequence[Delivery], result: ChunkResult) -> None:
+    try:
+        _Lane(result).send_all(deliveries)
+    finally:
+        connection.close()  # this thread's own connection; the pool thread lives on
+
+
+@functools.cache
+def _lane_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        max_workers=max(1, settings.DIGEST_SMTP_SESSIONS - 1), thread_name_prefix="send-lane"
+    )
+
+
+def _renderers_for(run_ids: set[int]) -> dict[int, RunRenderer]:
+    """Each run's renderer; its papers snapshot (~400 KB of JSON for 300 papers) is read
+    and decoded only when this process has no renderer for it yet, not once per chunk."""
+    counts = DigestRun.objects.filter(pk__in=run_ids).annotate(n=_paper_count())
+    renderers = {}
+    for run_id, n in counts.values_list("pk", "n"):
+        if (renderer := cached_renderer(run_id, n)) is not None:
+            renderers[run_id] = renderer
+    for run in DigestRun.objects.filter(pk__in=run_ids - renderers.keys()):
+        renderers[run.pk] = renderer_for(run)
+    return renderers
+
+
+def _paper_count() -> RawSQL:
+    keys = "jsonb_object_keys" if connection.vendor == "postgresql" else "json_each"
+    table = DigestRun._meta.db_table
+    return RawSQL(f"(SELECT count(*) FROM {keys}({table}.papers))", [])
 
 
 def _render(delivery: Delivery, connection: Any) -> Any:
-    return renderer_for(delivery.run).message(
+    renderer = getattr(delivery, "renderer", None) or renderer_for(delivery.run)
+    return renderer.message(
         delivery_id=delivery.pk,
         message_id=message_id_for(run_id=delivery.run_id, delivery_id=delivery.pk),
         subscriber=delivery.subscriber,
@@ -430,6 +527,7 @@ class _Tokens:
 
 
 _tokens = _Tokens()
+_tokens_lock = threading.Lock()
 
 
 def _throttle() -> None:
@@ -449,9 +547,10 @@ def _throttle() -> None:
     while True:
         now = time.time()
         slot = int(now / window)
-        if _tokens.window == (window, slot) and _tokens.left > 0:
-            _tokens.left -= 1
-            return
+        with _tokens_lock:  # the lanes of one process share its reserved tokens
+            if _tokens.window == (window, slot) and _tokens.left > 0:
+                _tokens.left -= 1
+                return
         key = f"digest:send-rate:{slot}"
         cache.add(key, 0, timeout=int(window) + 5)
         try:
@@ -460,7 +559,8 @@ def _throttle() -> None:
             continue
         granted = min(block, allowed - (total - block))
         if granted > 0:
-            _tokens.window, _tokens.left = (window, slot), granted - 1
+            with _tokens_lock:
+                _tokens.window, _tokens.left = (window, slot), granted - 1
             return
         time.sleep(max(0.0, (slot + 1) * window - now))
 

@@ -84,6 +84,22 @@ def test_a_chunk_reads_as_much_for_3_or_12_emails(subscriber_factory, papers, da
     assert counts[0] == counts[1]
 
 
+def test_the_papers_snapshot_is_read_once_per_process_not_per_chunk(
+    subscriber_factory, papers, day, mailoutbox
+):
+    subscriber_factory.create_batch(4)
+    run = _build(day)
+    DigestRun.objects.filter(pk=run.pk).update(status="sending")
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    reads = []
+    for chunk in (ids[:2], ids[2:]):
+        with CaptureQueriesContext(connection) as queries:
+            send_services.delivery_send_chunk(delivery_ids=chunk)
+        reads.append(sum('"digest_digestrun"."papers"' in q["sql"] for q in queries))
+    assert reads == [1, 0]
+    assert len(mailoutbox) == 4
+
+
 def test_a_retried_chunk_sends_nothing_already_sent(subscriber_factory, papers, day, mailoutbox):
     subscriber_factory.create_batch(3)
     run = _build(day)

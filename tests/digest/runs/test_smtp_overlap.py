@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import smtplib
 import socket
 import threading
 import time
@@ -18,9 +19,12 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[tuple[str, int], list[str], bytes]] = []
         self.senders: list[str] = []
+        self.refuse = False
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "554 5.7.1 Rejected"
         with self.lock:
             self.messages.append((session.peer, list(envelope.rcpt_tos), envelope.content))
             self.senders.append(envelope.mail_from)
@@ -72,7 +76,7 @@ def test_it_ends_data_only_after_the_claim_and_delivers_the_message(smtp_server,
         seen_at_claim.append(len(recorder.messages))
         return True
 
-    smtp_overlap.send_when_claimed(mail, _email("a@example.com"), claim)
+    smtp_overlap.send_when_claimed(mail, _email("a@example.com"), claim).wait()
     assert seen_at_claim == [0]  # nothing was accepted before the claim
     [(_, rcpts, content)] = recorder.messages
     parsed = message_from_bytes(content.replace(b"\r\n", b"\n"))
@@ -97,7 +101,7 @@ def test_the_envelope_is_what_djangos_smtp_backend_would_send(
     smtp_server, mail, from_email, to, envelope_from, envelope_to
 ):
     recorder, _ = smtp_server
-    smtp_overlap.send_when_claimed(mail, _email(to, from_email), lambda: True)
+    smtp_overlap.send_when_claimed(mail, _email(to, from_email), lambda: True).wait()
     assert recorder.senders == [envelope_from]
     assert [rcpts for _, rcpts, _ in recorder.messages] == [[envelope_to]]
 
@@ -106,7 +110,7 @@ def test_a_lost_claim_delivers_nothing_and_the_chunk_goes_on(smtp_server, mail):
     recorder, _ = smtp_server
     with pytest.raises(smtp_overlap.ClaimLost):
         smtp_overlap.send_when_claimed(mail, _email("lost@example.com"), lambda: False)
-    smtp_overlap.send_when_claimed(mail, _email("next@example.com"), lambda: True)
+    smtp_overlap.send_when_claimed(mail, _email("next@example.com"), lambda: True).wait()
     time.sleep(0.1)
     assert [rcpts for _, rcpts, _ in recorder.messages] == [["next@example.com"]]
 
@@ -121,6 +125,17 @@ def test_a_failing_claim_raises_its_own_error_and_delivers_nothing(smtp_server, 
         smtp_overlap.send_when_claimed(mail, _email("a@example.com"), claim)
     time.sleep(0.1)
     assert recorder.messages == []
+
+
+def test_the_reply_is_read_later_and_a_refusal_raises(smtp_server, mail):
+    recorder, _ = smtp_server
+    pending = smtp_overlap.send_when_claimed(mail, _email("a@example.com"), lambda: True)
+    pending.wait()  # the "." went out with send_when_claimed; its verdict is read here
+    recorder.refuse = True
+    pending = smtp_overlap.send_when_claimed(mail, _email("b@example.com"), lambda: True)
+    with pytest.raises(smtplib.SMTPDataError, match="Rejected"):
+        pending.wait()
+    assert [rcpts for _, rcpts, _ in recorder.messages] == [["a@example.com"]]
 
 
 def test_a_chunk_goes_out_over_one_session_each_message_once(
