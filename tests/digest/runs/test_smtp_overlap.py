@@ -156,3 +156,23 @@ def test_a_chunk_goes_out_over_one_session_each_message_once(
     received = {message_from_bytes(c)["Message-ID"] for _, _, c in recorder.messages}
     assert set(sent) == received
     assert set(sent.values()) == {"sent"}
+
+
+@pytest.mark.django_db(transaction=True)  # each lane is a thread with its own connection
+def test_a_chunk_goes_out_over_several_sessions_each_message_once(
+    smtp_server, subscriber_factory, papers, day, settings
+):
+    recorder, port = smtp_server
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.DIGEST_SMTP_SESSIONS = 3
+    readers = subscriber_factory.create_batch(10)
+    run = services.digest_run_build(day=day)
+    services.digest_run_send(run=run, inline=True)
+
+    received = sorted(r for _, rcpts, _ in recorder.messages for r in rcpts)
+    assert received == sorted(s.email for s in readers)  # each once
+    assert len({peer for peer, _, _ in recorder.messages}) == 3  # three sessions
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+    run.refresh_from_db()
+    assert (run.status, run.sent_count) == ("done", 10)
