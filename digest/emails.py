@@ -140,7 +140,7 @@ class _Links:
         return hashlib.sha256(key_salt + signer.key.encode()).digest()
 
     def start_email(self) -> None:
-        # Per thread: one renderer serves every sending lane of a process.
+        # Per thread: one renderer serves every thread of a process (Celery's threads pool).
         self._now.timestamp = signing.b62_encode(int(time.time()))
 
     def token(self, subscriber: Any, purpose: Purpose, extra: str = "") -> str:

@@ -132,8 +132,8 @@ _local = threading.local()
 
 
 def _helper() -> _Helper:
-    # One helper per sending thread, so that several sessions in one process (lanes)
-    # never queue behind each other's helper.
+    # One helper per sending thread: chunks sent by several threads of one process
+    # (Celery's threads pool) never queue behind each other's helper.
     helper = getattr(_local, "helper", None)
     if helper is None:
         helper = _local.helper = _Helper()

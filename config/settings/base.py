@@ -243,10 +243,6 @@ DIGEST_SEND_ASYNC_COMMIT = env.bool("DIGEST_SEND_ASYNC_COMMIT", default=False)
 # With Django's SMTP backend, send each email while its claim commits and end DATA only
 # once the claim is durable (digest/smtp_overlap.py); off: claim, then send.
 DIGEST_SMTP_OVERLAP = env.bool("DIGEST_SMTP_OVERLAP", default=True)
-# Email connections each worker process sends a chunk over at once (threads, each with
-# its own database connection). Each has at most one email in flight, so a killed
-# worker can leave this many emails for the sweeper to reconcile.
-DIGEST_SMTP_SESSIONS = env.int("DIGEST_SMTP_SESSIONS", default=1)
 # Right-hand side of Message-IDs, and the List-Unsubscribe mailto address; both default
 # to the DEFAULT_FROM_EMAIL domain.
 DIGEST_MESSAGE_ID_DOMAIN = env("DIGEST_MESSAGE_ID_DOMAIN", default="")

@@ -33,7 +33,6 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,13 +132,7 @@ def delivery_send_chunk(*, delivery_ids: Sequence[int]) -> ChunkResult:
     renderers = _renderers_for({d.run_id for d in deliveries})
     for delivery in deliveries:
         delivery.renderer = renderers[delivery.run_id]  # type: ignore[attr-defined]
-    sessions = max(1, min(settings.DIGEST_SMTP_SESSIONS, len(deliveries)))
-    if connection.vendor == "sqlite":
-        sessions = 1  # one writer at a time: lanes would only wait on each other's locks
-    if sessions == 1:
-        _Lane(result).send_all(deliveries)
-    else:
-        _send_in_lanes(deliveries, sessions, result)
+    _Sender(result).send_all(deliveries)
     for run_id in result.run_ids:
         _recount_after_chunk(run_id, failed=result.failed > 0)
     return result
@@ -197,13 +190,13 @@ def _fast_commits(on: bool) -> None:
         cursor.execute("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT"))
 
 
-class _Lane:
+class _Sender:
     """One email connection sending deliveries in order, each claimed right before it goes.
 
     With Django's SMTP backend (smtp_overlap) an email's claim commits while its bytes
     go out, and the next email is rendered while the server still reads this one; its
     reply is read just before the next claim, which also marks this one sent. So at
-    most one email of a lane is ever between "the server has it" and "marked sent".
+    most one email of a chunk is ever between "the server has it" and "marked sent".
     Other backends (anymail's ESPs, the outbox) send after the claim, one at a time.
     """
 
@@ -223,7 +216,7 @@ class _Lane:
         finally:
             try:
                 self._settle()
-                if self.sent is not None:  # the lane's last email: nothing to claim with it
+                if self.sent is not None:  # the chunk's last email: nothing to claim with it
                     _mark_sent(*self.sent)
             finally:
                 self.mail.close()
@@ -287,44 +280,6 @@ class _Lane:
             return
         self.result.sent += 1
         self.sent = delivery, message
-
-
-def _send_in_lanes(deliveries: Sequence[Delivery], sessions: int, result: ChunkResult) -> None:
-    """DIGEST_SMTP_SESSIONS connections at once: one lane (thread) each, every lane its own
-    database connection; while one lane waits on the mail server or the database, another
-    renders. Each lane has at most one email in flight, as a single lane does."""
-    results = [ChunkResult() for _ in range(sessions)]
-    lanes = [deliveries[i::sessions] for i in range(sessions)]
-    futures = [_lane_pool().submit(_run_lane, lanes[i], results[i]) for i in range(1, sessions)]
-    errors: list[BaseException] = []
-    try:
-        _Lane(results[0]).send_all(lanes[0])
-    except Exception as exc:
-        errors.append(exc)
-    for future in futures:
-        if (error := future.exception()) is not None:
-            errors.append(error)
-    for part in results:
-        result.sent += part.sent
-        result.failed += part.failed
-        result.skipped += part.skipped
-        result.run_ids |= part.run_ids
-    if errors:
-        raise errors[0]  # a database error: the task retries; claims keep it exactly-once
-
-
-def _run_lane(deliveries: Sequence[Delivery], result: ChunkResult) -> None:
-    try:
-        _Lane(result).send_all(deliveries)
-    finally:
-        connection.close()  # this thread's own connection; the pool thread lives on
-
-
-@functools.cache
-def _lane_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(
-        max_workers=max(1, settings.DIGEST_SMTP_SESSIONS - 1), thread_name_prefix="send-lane"
-    )
 
 
 def _renderers_for(run_ids: set[int]) -> dict[int, RunRenderer]:
@@ -549,7 +504,7 @@ def _throttle() -> None:
     while True:
         now = time.time()
         slot = int(now / window)
-        with _tokens_lock:  # the lanes of one process share its reserved tokens
+        with _tokens_lock:  # threads of one process (Celery's threads pool) share them
             if _tokens.window == (window, slot) and _tokens.left > 0:
                 _tokens.left -= 1
                 return

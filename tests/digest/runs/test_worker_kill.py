@@ -95,7 +95,7 @@ class Database:
                 source.backup(connection.connection)
 
 
-def _env(db: Database, port: int, rate: int, sessions: int = 1) -> dict[str, str]:
+def _env(db: Database, port: int, rate: int) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -108,7 +108,6 @@ def _env(db: Database, port: int, rate: int, sessions: int = 1) -> dict[str, str
         "EMAIL_PORT": str(port),
         "DIGEST_SEND_RATE_PER_SECOND": str(rate),
         "DIGEST_SEND_CHUNK_SIZE": str(CHUNK),
-        "DIGEST_SMTP_SESSIONS": str(sessions),
         "SECRET_KEY": "worker-test-secret-key-0123456789-abcdefghijklmnop",
     }
 
@@ -132,9 +131,8 @@ def _wait(predicate, timeout: float) -> bool:
     return predicate()
 
 
-@pytest.mark.parametrize("sessions", [1, 2])
 def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_the_message_in_flight(
-    transactional_db, subscriber_factory, papers, day, smtp, tmp_path, sessions
+    transactional_db, subscriber_factory, papers, day, smtp, tmp_path
 ):
     recorder, port = smtp
     for url in (BROKER, CACHE):
@@ -150,7 +148,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_the_message_i
     for start in range(0, len(ids), CHUNK):
         producer.send_task("digest.tasks.send_deliveries", args=[ids[start : start + CHUNK]])
 
-    first = _start_worker(_env(db, port, rate=60, sessions=sessions), "first")
+    first = _start_worker(_env(db, port, rate=60), "first")
     try:
         assert _wait(lambda: len(recorder.messages) >= SUBSCRIBERS // 3, timeout=40)
     finally:
@@ -168,7 +166,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_the_message_i
         [sys.executable, "manage.py", "shell", "-c", sweep],
         cwd=ROOT, env=_env(db, port, rate=0), check=True, capture_output=True,
     )  # fmt: skip
-    second = _start_worker(_env(db, port, rate=0, sessions=sessions), "second")
+    second = _start_worker(_env(db, port, rate=0), "second")
     try:
         everyone = {s.email for s in subscribers}
         assert _wait(lambda: {r for r, _ in recorder.messages} >= everyone, timeout=60)
@@ -186,8 +184,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_the_message_i
     counts = Counter(rcpt for rcpt, _ in recorder.messages)
     assert set(counts) == everyone  # none missing
     repeated = {rcpt for rcpt, n in counts.items() if n > 1}
-    # At most the message in flight in each session (lane) of each of the 2 processes.
-    assert len(repeated) <= 2 * sessions
+    assert len(repeated) <= 2  # at most the message in flight in each of the 2 processes
     flagged = set(
         Delivery.objects.filter(run=run, needs_reconciliation=True).values_list(
             "subscriber__email", flat=True
