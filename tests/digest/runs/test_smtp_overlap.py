@@ -20,7 +20,21 @@ class Recorder:
         self.messages: list[tuple[tuple[str, int], list[str], bytes]] = []
         self.senders: list[str] = []
         self.refuse = False
+        self.refused_rcpts: set[str] = set()
+        self.pipelining = False
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:  # as Postfix and the ESPs' SMTP relays offer it
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused_rcpts:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse:
@@ -104,6 +118,59 @@ def test_the_envelope_is_what_djangos_smtp_backend_would_send(
     smtp_overlap.send_when_claimed(mail, _email(to, from_email), lambda: True).wait()
     assert recorder.senders == [envelope_from]
     assert [rcpts for _, rcpts, _ in recorder.messages] == [[envelope_to]]
+
+
+class SendSpy:
+    """Wraps an smtplib session's send(): what went out in each write."""
+
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        self.writes: list[bytes] = []
+        real = smtp.send
+
+        def send(data):
+            self.writes.append(data.encode() if isinstance(data, str) else data)
+            return real(data)
+
+        smtp.send = send
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_mail_rcpt_and_data_go_out_together_only_when_the_server_offers_pipelining(
+    smtp_server, pipelining
+):
+    recorder, port = smtp_server
+    recorder.pipelining = pipelining
+    backend = EmailBackend(host="127.0.0.1", port=port)
+    backend.open()
+    spy = SendSpy(backend.connection)
+    try:
+        for to in ("a@example.com", "b@example.com"):
+            smtp_overlap.send_when_claimed(backend, _email(to), lambda: True).wait()
+    finally:
+        backend.close()
+    envelope_writes = [w for w in spy.writes if w[:4].upper() in (b"MAIL", b"RCPT", b"DATA")]
+    if pipelining:
+        assert envelope_writes[0].count(b"\r\n") == 3  # MAIL, RCPT, DATA in one write
+        assert len(envelope_writes) == 2  # one per message
+    else:
+        assert len(envelope_writes) == 6  # one command, one round trip, at a time
+    assert [rcpts for _, rcpts, _ in recorder.messages] == [["a@example.com"], ["b@example.com"]]
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_a_refused_recipient_raises_and_the_next_message_still_goes(smtp_server, pipelining):
+    recorder, port = smtp_server
+    recorder.pipelining = pipelining
+    recorder.refused_rcpts = {"gone@example.com"}
+    backend = EmailBackend(host="127.0.0.1", port=port)
+    backend.open()
+    try:
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            smtp_overlap.send_when_claimed(backend, _email("gone@example.com"), lambda: True)
+        smtp_overlap.send_when_claimed(backend, _email("next@example.com"), lambda: True).wait()
+    finally:
+        backend.close()
+    assert [rcpts for _, rcpts, _ in recorder.messages] == [["next@example.com"]]
 
 
 def test_a_lost_claim_delivers_nothing_and_the_chunk_goes_on(smtp_server, mail):
