@@ -10,7 +10,10 @@ by the server. Not timed: building the run, starting the worker.
 
 Also printed per run: CPU milliseconds per message of the SMTP server, of the worker
 processes, and of the whole machine (all processes, from /proc/stat), so a CPU ceiling
-shows up as such.
+shows up as such. The server's CPU per message is a fixed workload: when it moves
+between runs, the machine's speed moved (these machines are shared).
+With --pipelining the server offers PIPELINING (RFC 2920), as Postfix and the ESPs'
+SMTP relays do; stock aiosmtpd does not.
 
     createdb -h 127.0.0.1 -U postgres digest_runs_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/digest_runs_bench \
