@@ -79,11 +79,16 @@ class ChunkResult:
     run_ids: set[int] = field(default_factory=set)
 
 
-def digest_run_send(*, run: DigestRun, inline: bool = False) -> int:
+def digest_run_send(
+    *, run: DigestRun, inline: bool = False, planned_since: datetime | None = None
+) -> int:
     """Start (or continue) sending an approved run: chunks of planned deliveries.
 
     Queued as Celery tasks after the transaction commits, unless ``inline`` (the
-    support command's default), which sends the chunks in this process.
+    support command's default), which sends the chunks in this process. With
+    ``planned_since`` (the beat tick), only deliveries planned since then: the run's
+    earlier ones are already queued, and queueing them again would only duplicate work
+    (a planned row whose task was lost is the sweeper's business).
     """
     DigestRun.objects.filter(pk=run.pk, status__in=[RunStatus.APPROVED, RunStatus.DONE]).update(
         status=RunStatus.SENDING, sending_started_at=timezone.now()
@@ -91,11 +96,10 @@ def digest_run_send(*, run: DigestRun, inline: bool = False) -> int:
     run.refresh_from_db()
     if run.status != RunStatus.SENDING:
         return 0
-    ids = list(
-        Delivery.objects.filter(run=run, status=Status.PLANNED)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    planned = Delivery.objects.filter(run=run, status=Status.PLANNED)
+    if planned_since is not None:
+        planned = planned.filter(created_at__gte=planned_since)
+    ids = list(planned.order_by("pk").values_list("pk", flat=True))
     chunks = list(batches(ids, settings.DIGEST_SEND_CHUNK_SIZE))
     for chunk in chunks:
         if inline:

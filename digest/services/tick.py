@@ -36,11 +36,13 @@ def digest_send_due(*, now: datetime | None = None) -> list[int]:
         return []
     run_ids = []
     for (frequency, day), subscribers in _due_groups(now=now).items():
+        planning = timezone.now()
         run = digest_run_build(day=day, frequency=frequency, subscribers=subscribers)
         if run is None:
             continue
         if run.status in (*SENDABLE, RunStatus.DONE):
-            digest_run_send(run=run)
+            # The edition is shared by every hour's readers: queue only this tick's.
+            digest_run_send(run=run, planned_since=planning)
         run_ids.append(run.pk)
     return run_ids
 

@@ -308,6 +308,25 @@ def test_the_beat_tick_sends_to_those_whose_hour_has_come_once(
     assert DigestRun.objects.get().status == "done"
 
 
+def test_a_tick_queues_only_the_deliveries_it_planned(
+    subscriber_factory, papers, day, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[list[int]] = []
+    monkeypatch.setattr(send_services, "_enqueue", queued.append)  # the workers are slow
+    at_eight = subscriber_factory.create_batch(2, send_hour=8)
+    at_nine = subscriber_factory.create_batch(3, send_hour=9)
+    with time_machine.travel(at_utc(8, 0), tick=False):
+        services.digest_send_due()
+    with time_machine.travel(at_utc(9, 0), tick=False):
+        services.digest_send_due()  # the 8 o'clock chunk is still waiting for a worker
+
+    by_id = dict(Delivery.objects.values_list("pk", "subscriber__email"))
+    assert [sorted(by_id[pk] for pk in chunk) for chunk in queued] == [
+        sorted(s.email for s in at_eight),
+        sorted(s.email for s in at_nine),
+    ]
+
+
 def test_a_retried_tick_sends_nothing_twice_even_without_the_lock(
     subscriber_factory, papers, day, mailoutbox, django_capture_on_commit_callbacks
 ):
