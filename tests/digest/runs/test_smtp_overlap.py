@@ -1,18 +1,17 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 import threading
 import time
 from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.mail.backends.smtp import EmailBackend
 
 from digest import services, smtp_overlap
 from digest.mime import DigestEmail
 from digest.models import Delivery
+from tests.digest.runs import smtp_sink
 
 
 class Recorder:
@@ -45,19 +44,11 @@ class Recorder:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server():
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield recorder, controller.port
-    controller.stop()
+    with smtp_sink.running(recorder) as port:
+        yield recorder, port
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,13 +20,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from aiosmtpd.controller import Controller
 from celery import Celery
 from django.conf import settings
 from django.db import connection
 
 from digest import services
 from digest.models import Delivery, DigestRun
+from tests.digest.runs import smtp_sink
 
 # Celery lets CELERY_BROKER_URL in the environment win over Celery(broker=...), so the
 # producer here and the worker must both use the environment's broker when it is set.
@@ -53,19 +52,11 @@ class Recorder:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield recorder, controller.port
-    controller.stop()
+    with smtp_sink.running(recorder) as port:
+        yield recorder, port
 
 
 class Database:
