@@ -31,7 +31,7 @@ def paper_list_for_days(*, first: date, last: date) -> list[Paper]:
 def paper_list_for_week(*, week_start: date) -> list[Paper]:
     """Papers that trended Monday..Sunday of ``week_start``'s week, each once, best first."""
     monday = week_start - timedelta(days=week_start.weekday())
-    return _ranked(PaperTrend.objects.filter(day__range=(monday, monday + timedelta(days=6))))
+    return paper_list_for_days(first=monday, last=monday + timedelta(days=6))
 
 
 @dataclass(slots=True)

@@ -149,14 +149,15 @@ def _begin(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) 
     """
     smtp.ehlo_or_helo_if_needed()
     size = f" size={len(data)}" if smtp.has_extn("size") else ""
-    commands = [f"MAIL FROM:<{sender}>{size}", *(f"RCPT TO:<{r}>" for r in recipients), "DATA"]
+    mail_from, rcpt_to = f"FROM:<{sender}>{size}", [f"TO:<{r}>" for r in recipients]
     if smtp.has_extn("pipelining"):
+        commands = [f"MAIL {mail_from}", *(f"RCPT {to}" for to in rcpt_to), "DATA"]
         smtp.send("".join(f"{command}\r\n" for command in commands))
         replies = [smtp.getreply() for _ in commands]
     else:
-        replies = [smtp.docmd("mail", commands[0].removeprefix("MAIL "))]
+        replies = [smtp.docmd("mail", mail_from)]
         if replies[0][0] == 250:  # as smtplib does: no RCPT for a refused sender...
-            replies += [smtp.docmd("rcpt", command[5:]) for command in commands[1:-1]]
+            replies += [smtp.docmd("rcpt", to) for to in rcpt_to]
             if any(code in (250, 251) for code, _ in replies[1:]):  # ...no DATA for nobody
                 replies.append(smtp.docmd("data"))
     code, reply = replies[0]

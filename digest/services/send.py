@@ -230,13 +230,12 @@ class _Sender:
         self.result.run_ids.add(delivery.run_id)
         _throttle()
         mail = self.mail
-        if smtp_overlap.supports(mail):
-            message = _render_or_none(delivery, mail)  # the server reads the previous one
-            self._settle()
-            if message is not None and smtp_overlap.supports(mail):
-                self._start(delivery, message)
-                return
+        # Rendered while the server still reads the previous email, then its verdict.
+        message = _render_or_none(delivery, mail) if smtp_overlap.supports(mail) else None
         self._settle()
+        if message is not None and smtp_overlap.supports(mail):  # (a failure reconnects)
+            self._start(delivery, message)
+            return
         previous, self.sent = self.sent, None
         if not delivery_claim(delivery=delivery, mark_sent=previous):
             self.result.skipped += _skip_if_unsendable(delivery)
@@ -306,8 +305,7 @@ def _paper_count() -> RawSQL:
 
 
 def _render(delivery: Delivery, connection: Any) -> Any:
-    renderer = getattr(delivery, "renderer", None) or renderer_for(delivery.run)
-    return renderer.message(
+    return delivery.renderer.message(  # type: ignore[attr-defined]  # set per chunk
         delivery_id=delivery.pk,
         message_id=message_id_for(run_id=delivery.run_id, delivery_id=delivery.pk),
         subscriber=delivery.subscriber,
