@@ -111,7 +111,7 @@ def _peak_rss_mb() -> float:
 
 def _render_share(run_id: int, workers: int, index: int) -> tuple[int, int, float]:
     """Render every ``workers``-th delivery, as one of ``workers`` send processes would."""
-    from digest.emails import renderer_for
+    from digest.emails.digest import renderer_for
     from digest.models import Delivery, DigestRun
 
     renderer = renderer_for(DigestRun.objects.get(pk=run_id))
@@ -134,12 +134,12 @@ def _render_share(run_id: int, workers: int, index: int) -> tuple[int, int, floa
 def measure(render_processes: int) -> dict[str, float]:
     from django.db import connections
 
-    from digest import services
+    from digest import editions
     from digest.models import DigestRun
 
     DigestRun.objects.all().delete()
     started = time.perf_counter()
-    run = services.digest_run_build(day=DAY)
+    run = editions.digest_run_build(day=DAY)
     built = time.perf_counter()
     connections.close_all()  # each forked renderer opens its own connection
     with multiprocessing.get_context("fork").Pool(render_processes) as pool:

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._papers import DATA_DIR, load_papers
 from digest.ranking import DEFAULT_WEIGHTS, Candidate, Profile, rank_for_all
-from digest.ranking_text import phrase_key
+from digest.ranking.text import phrase_key
 
 K = 10
 MIN_TOPIC_PAPERS = 6

@@ -41,9 +41,9 @@ from bench.rank_quality import (
     lexical_weights,
     ours,
 )
-from digest import ranking_semantic
 from digest.ranking import DEFAULT_WEIGHTS, Candidate, Profile, rank_for_all
-from digest.ranking_text import phrase_key
+from digest.ranking import semantic as ranking_semantic
+from digest.ranking.text import phrase_key
 
 PERCENTILES = (10, 25, 50, 75, 90)
 FLOORS = (0.35, 0.4, 0.45, 0.5)

@@ -167,18 +167,18 @@ def one_run(sink: Any, count: Any, last: Any, worker: subprocess.Popen) -> dict[
     from django.db import connection
 
     from bench.build_run import DAY
-    from digest import services
+    from digest import editions, sending
     from digest.models import Delivery, DigestRun
 
     DigestRun.objects.all().delete()
     with connection.cursor() as cursor:  # so autovacuum does not start mid-run
         cursor.execute("VACUUM ANALYZE digest_delivery")
-    run = services.digest_run_build(day=DAY)
+    run = editions.digest_run_build(day=DAY)
     n = Delivery.objects.filter(run=run).count()
     cpu = (_cpu(sink.pid), _group_cpu(worker.pid), _postgres_cpu(), _machine_busy())
     target = count.value + n
     started = time.perf_counter()
-    services.digest_run_send(run=run)  # queues chunk tasks (not in a transaction: at once)
+    sending.digest_run_send(run=run)  # queues chunk tasks (not in a transaction: at once)
     while count.value < target:
         time.sleep(0.05)
     elapsed = last.value - started

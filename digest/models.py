@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.utils import timezone
 
-from subscriptions.models import Subscriber
+from subscriptions.models import Frequency, Subscriber
 
 
 class Paper(models.Model):
@@ -107,9 +109,18 @@ class DigestRun(models.Model):
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
 
-    class Frequency(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
+    Frequency = Frequency
+    # Runs whose planned deliveries may be claimed.
+    SENDABLE_STATUSES: ClassVar[tuple[str, ...]] = (Status.APPROVED, Status.SENDING)
+    # Runs that still accept new readers for the edition.
+    OPEN_STATUSES: ClassVar[tuple[str, ...]] = (
+        Status.BUILDING,
+        Status.AWAITING_REVIEW,
+        Status.APPROVED,
+        Status.SENDING,
+        Status.PAUSED,
+        Status.DONE,
+    )
 
     edition_date = models.DateField()
     frequency = models.CharField(max_length=8, choices=Frequency.choices, default="daily")
@@ -163,6 +174,16 @@ class Delivery(models.Model):
         CLICKED = "clicked", "Clicked"
         # Never sent: the subscriber left or was suppressed before the claim.
         SKIPPED = "skipped", "Skipped"
+
+    # Every status that means the message left us.
+    LEFT_STATUSES: ClassVar[tuple[str, ...]] = (
+        Status.SENT,
+        Status.DELIVERED,
+        Status.OPENED,
+        Status.CLICKED,
+        Status.BOUNCED,
+        Status.COMPLAINED,
+    )
 
     # Indexes are in Meta: every claim and every "sent" rewrites the row and all of
     # them, so there is no index that another one already covers (run: the (run, status)

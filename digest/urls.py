@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from digest import views, webhooks  # noqa: F401 - webhooks connects the anymail receiver
+from digest import views
 
 app_name = "digest"
 urlpatterns = [

@@ -8,8 +8,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from digest import selectors_runs
-from digest.services import delivery_render
+from digest.editions import selectors as selectors_runs
+from digest.emails import delivery_render
 from subscriptions.tokens import BadToken, Purpose, read_token
 
 FEED_ENTRIES = 100

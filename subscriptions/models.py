@@ -7,15 +7,30 @@ DIGEST_SIZES = (5, 10, 20)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
+class Frequency(models.TextChoices):
+    """How often a reader gets a digest; also the kind of an edition (DigestRun)."""
+
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
+class SubscriberQuerySet(models.QuerySet["Subscriber"]):
+    def sendable(self) -> SubscriberQuerySet:
+        """Readers who may be sent a digest: confirmed, not unsubscribed, not erased.
+
+        The one definition of "sendable"; the send claim's SQL (digest/sending/claims.py)
+        spells the same condition out for its prepared statement.
+        """
+        return self.filter(status=Subscriber.Status.ACTIVE, deleted_at__isnull=True)
+
+
 class Subscriber(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending confirmation"
         ACTIVE = "active", "Active"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
 
-    class Frequency(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
+    Frequency = Frequency
 
     email = models.EmailField(max_length=254, unique=True)
     status = models.CharField(
@@ -43,6 +58,8 @@ class Subscriber(models.Model):
     # Set when the subscriber erased themselves; the row stays, anonymised, so the
     # send history keeps its foreign keys.
     deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SubscriberQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

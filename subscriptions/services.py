@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from digest.render import make_message
+from digest.emails.transactional import make_message
 from subscriptions import tokens
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
 

@@ -19,8 +19,8 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from digest.catalogue.selectors import latest_trending_day, paper_list_for_day
 from digest.models import Delivery, Paper
-from digest.selectors import latest_trending_day, paper_list_for_day
 from digest.sources.base import is_valid_arxiv_id
 from subscriptions import services, tokens
 from subscriptions.forms import ManageLinkRequestForm, PreferencesForm, SignupForm

@@ -104,7 +104,7 @@ else:
 # Default: every message is written as a .eml file under var/outbox. Set EMAIL_BACKEND
 # to an anymail backend (e.g. anymail.backends.postmark.EmailBackend) plus its
 # ANYMAIL_* keys for a real ESP, or to Django's SMTP backend for Mailpit.
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="digest.mail_backends.OutboxBackend")
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="digest.sending.outbox.OutboxBackend")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "outbox"))
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=1025)

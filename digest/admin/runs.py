@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from digest import services
+from digest import emails, sending, tracking
 from digest.models import Delivery, DigestRun, FetchRun
 
 CHART_DAYS = 14
@@ -92,7 +92,7 @@ class DigestRunAdmin(admin.ModelAdmin):
         return require_POST(self._approve)(request, run_id)
 
     def _approve(self, request: HttpRequest, run_id: int) -> HttpResponse:
-        run = services.digest_run_approve(run=self._run(run_id), user=request.user.get_username())
+        run = sending.digest_run_approve(run=self._run(run_id), user=request.user.get_username())
         messages.success(request, f"Run {run}: {run.get_status_display()}.")
         return self._back(run_id)
 
@@ -100,7 +100,7 @@ class DigestRunAdmin(admin.ModelAdmin):
         return require_POST(self._cancel)(request, run_id)
 
     def _cancel(self, request: HttpRequest, run_id: int) -> HttpResponse:
-        run = services.digest_run_cancel(run=self._run(run_id), user=request.user.get_username())
+        run = sending.digest_run_cancel(run=self._run(run_id), user=request.user.get_username())
         messages.success(request, f"Run {run}: {run.get_status_display()}.")
         return self._back(run_id)
 
@@ -109,7 +109,7 @@ class DigestRunAdmin(admin.ModelAdmin):
 
     def _resend_failed(self, request: HttpRequest, run_id: int) -> HttpResponse:
         run = self._run(run_id)
-        count = services.digest_run_resend_failed(run=run)
+        count = sending.digest_run_resend_failed(run=run)
         if run.status == DigestRun.Status.CANCELLED:
             messages.warning(request, "The run is cancelled: nothing was queued.")
         elif run.status == DigestRun.Status.PAUSED:
@@ -127,7 +127,7 @@ class DigestRunAdmin(admin.ModelAdmin):
             "run": run,
             "delivery": delivery,
             "email_query": request.GET.get("email", ""),
-            "rendered": services.delivery_render(delivery=delivery) if delivery else None,
+            "rendered": emails.delivery_render(delivery=delivery) if delivery else None,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/digest/digestrun/preview.html", ctx)
@@ -141,7 +141,7 @@ class DigestRunAdmin(admin.ModelAdmin):
         if not to:
             messages.error(request, "Give an address to send the test copy to.")
         else:
-            services.delivery_send_test_copy(delivery=delivery, to=to)
+            sending.delivery_send_test_copy(delivery=delivery, to=to)
             messages.success(
                 request, f"Test copy of {delivery.subscriber.email}'s email sent to {to}."
             )
@@ -149,7 +149,7 @@ class DigestRunAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(f"{url}?email={delivery.subscriber.email}")
 
     def chart_view(self, request: HttpRequest) -> HttpResponse:
-        rows = services.delivery_daily_stats(days=CHART_DAYS)
+        rows = tracking.delivery_daily_stats(days=CHART_DAYS)
         peak = max([row["sent"] for row in rows] + [1])
         for row in rows:
             row["bars"] = {
@@ -221,7 +221,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         delivery = Delivery.objects.select_related("run", "subscriber").filter(pk=object_id).first()
         extra = {**(extra_context or {})}
         if delivery is not None:
-            extra["rendered"] = services.delivery_render(delivery=delivery)
+            extra["rendered"] = emails.delivery_render(delivery=delivery)
         return super().change_view(request, object_id, form_url, extra)
 
     def resend_view(self, request: HttpRequest, delivery_id: int) -> HttpResponse:
@@ -229,7 +229,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def _resend(self, request: HttpRequest, delivery_id: int) -> HttpResponse:
         delivery = get_object_or_404(Delivery, pk=delivery_id)
-        if services.delivery_resend(delivery=delivery):
+        if sending.delivery_resend(delivery=delivery):
             messages.success(request, f"Delivery {delivery_id} queued again.")
         elif delivery.run.status == DigestRun.Status.CANCELLED:
             messages.warning(request, f"Delivery {delivery_id}'s run is cancelled: not queued.")
@@ -239,5 +239,5 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resend the selected deliveries")
     def resend_selected(self, request: HttpRequest, queryset: Any) -> None:
-        count = sum(services.delivery_resend(delivery=d) for d in queryset)
+        count = sum(sending.delivery_resend(delivery=d) for d in queryset)
         messages.success(request, f"Queued {count} deliveries again.")

@@ -1,4 +1,4 @@
-"""Sending tasks: thin wrappers over digest.services; ids in, services do the work.
+"""Sending and tracking tasks: thin wrappers; ids in, one service called.
 
 All are acks_late (set globally too): a task whose worker dies is re-delivered, and the
 claims in delivery_send_chunk make the re-run send only what was never claimed.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from digest import services
+from digest import sending, tracking
 
 __all__ = [
     "process_tracking_event",
@@ -21,7 +21,7 @@ __all__ = [
 
 @shared_task(name="digest.tasks.send_due_digests", acks_late=True)
 def send_due_digests() -> list[int]:
-    return services.digest_send_due()
+    return sending.digest_send_due()
 
 
 @shared_task(
@@ -32,13 +32,13 @@ def send_due_digests() -> list[int]:
     max_retries=5,
 )
 def send_deliveries(delivery_ids: list[int]) -> dict[str, int]:
-    result = services.delivery_send_chunk(delivery_ids=delivery_ids)
+    result = sending.delivery_send_chunk(delivery_ids=delivery_ids)
     return {"sent": result.sent, "failed": result.failed, "skipped": result.skipped}
 
 
 @shared_task(name="digest.tasks.sweep_stuck_deliveries", acks_late=True)
 def sweep_stuck_deliveries() -> int:
-    return services.delivery_sweep_stuck()
+    return sending.delivery_sweep_stuck()
 
 
 @shared_task(
@@ -49,4 +49,4 @@ def sweep_stuck_deliveries() -> int:
     max_retries=5,
 )
 def process_tracking_event(tracking_event_id: int) -> None:
-    services.tracking_event_process(tracking_event_id=tracking_event_id)
+    tracking.tracking_event_process(tracking_event_id=tracking_event_id)

@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from digest.catalogue.selectors import latest_trending_day
 from digest.models import Paper
-from digest.selectors import latest_trending_day
 from subscriptions.models import ConsentRecord, Subscriber
 
 DEMO_ADMIN = "admin"

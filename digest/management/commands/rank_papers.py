@@ -12,7 +12,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from digest.ranking import Candidate, Profile, parse_interests, rank_for_all
-from digest.ranking_inputs import reference_candidates
+from digest.ranking.inputs import reference_candidates
 
 
 class Command(BaseCommand):

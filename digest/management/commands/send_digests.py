@@ -14,8 +14,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from digest import scheduling, services
-from digest.models import DigestRun
+from digest.catalogue import latest_trending_day
+from digest.sending import digest_send_day
 
 
 class Command(BaseCommand):
@@ -29,14 +29,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = self._day(options["date"])
-        for frequency in (scheduling.DAILY, scheduling.WEEKLY):
-            run = services.digest_run_build(day=day, frequency=frequency)
+        for frequency, run in digest_send_day(day=day, inline=not options["queue"]):
             if run is None:
                 self.stdout.write(f"{frequency} {day}: nobody due or no papers")
                 continue
-            if run.status in (DigestRun.Status.APPROVED, DigestRun.Status.DONE):
-                services.digest_run_send(run=run, inline=not options["queue"])
-            run.refresh_from_db()
             self.stdout.write(
                 f"{frequency} {day}: {run.status}, planned {run.planned_count}, "
                 f"sent {run.sent_count}, failed {run.failed_count}, "
@@ -49,6 +45,4 @@ class Command(BaseCommand):
                 return date.fromisoformat(value)
             except ValueError as exc:
                 raise CommandError(f"--date must be YYYY-MM-DD, not {value!r}") from exc
-        from digest import selectors
-
-        return selectors.latest_trending_day() or timezone.localdate()
+        return latest_trending_day() or timezone.localdate()

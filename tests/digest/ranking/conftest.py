@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from digest import ranking_semantic
 from digest.ranking import Candidate
+from digest.ranking import semantic as ranking_semantic
 
 
 def paper(arxiv_id: str, title: str, abstract: str = "", **fields: object) -> Candidate:

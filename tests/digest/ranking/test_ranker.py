@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from digest import ranking
 from digest.ranking import Profile, Ranker, rank_columns, rank_for_all
+from digest.ranking import ranker as ranking
 
 
 def _random_profiles(papers, n, seed, *, spellings=()):
@@ -36,7 +36,7 @@ def _as_tuples(results):
 
 def test_it_ranks_in_batches_exactly_as_in_one_call(monkeypatch, real_papers):
     # Small chunks, so that profiles of several k meet at chunk boundaries.
-    monkeypatch.setattr("digest.ranking.CHUNK_ROWS", 7)
+    monkeypatch.setattr("digest.ranking.ranker.CHUNK_ROWS", 7)
     profiles = _random_profiles(real_papers, 120, seed=1)
     ranker = Ranker(real_papers)
     batched = []
@@ -102,11 +102,11 @@ def test_it_quotes_each_subscriber_in_their_own_spelling(day):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_it_gives_the_same_result_with_or_without_threads(monkeypatch, real_papers, threads):
-    monkeypatch.setattr("digest.ranking.CHUNK_ROWS", 5)
+    monkeypatch.setattr("digest.ranking.ranker.CHUNK_ROWS", 5)
     profiles = _random_profiles(real_papers, 40, seed=3)
-    monkeypatch.setattr("digest.ranking.THREADS", 1)
+    monkeypatch.setattr("digest.ranking.ranker.THREADS", 1)
     alone = _as_tuples(rank_for_all(real_papers, profiles))
-    monkeypatch.setattr("digest.ranking.THREADS", threads)
+    monkeypatch.setattr("digest.ranking.ranker.THREADS", threads)
     assert _as_tuples(rank_for_all(real_papers, profiles)) == alone
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from digest.ranking import MAX_REASON_PARTS, Profile, rank_for_all
+from digest.ranking import Profile, rank_for_all
+from digest.ranking.ranker import MAX_REASON_PARTS
 from tests.digest.ranking.conftest import paper
 
 

@@ -9,8 +9,8 @@ import types
 
 import numpy as np
 
-from digest import ranking_semantic
 from digest.ranking import Profile, rank_for_all
+from digest.ranking import semantic as ranking_semantic
 from tests.digest.ranking.conftest import paper
 
 # A fake "embedding": which of three concepts a text is about, by its words.
@@ -167,7 +167,7 @@ def test_it_stays_lexical_when_the_extra_is_installed_but_the_model_does_not_loa
 
 
 def _assert_lexical_twice_with_one_warning(caplog, needle: str) -> None:
-    with caplog.at_level(logging.WARNING, logger="digest.ranking_semantic"):
+    with caplog.at_level(logging.WARNING, logger="digest.ranking.semantic"):
         (first,) = rank_for_all(PAPERS, [PROFILE])
         ranking_semantic._state["loaded"] = False  # as if asked again later in the process
         (second,) = rank_for_all(PAPERS, [PROFILE])

@@ -1,0 +1,39 @@
+"""An edition's papers snapshot: what the email shows of each paper, frozen at planning.
+
+DigestRun.papers keeps these dicts, so the admin can re-render exactly the email a
+reader got, whatever happens to the catalogue afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+AUTHORS_SHOWN = 3
+SUMMARY_CHARS = 280
+
+
+def paper_snapshot(paper: Any) -> dict[str, Any]:
+    """What the email shows of a paper, frozen into DigestRun.papers at build time."""
+    summary = paper.ai_summary or paper.abstract or ""
+    if len(summary) > SUMMARY_CHARS:
+        summary = summary[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return {
+        "title": " ".join(paper.title.split()),
+        "url": paper.hf_url if "hf_api" in (paper.sources or []) else paper.arxiv_url,
+        "authors": shorten_authors(paper.authors or []),
+        "organization": paper.organization,
+        "upvotes": paper.upvotes,
+        "summary": summary,
+        "arxiv_url": paper.arxiv_url,
+        "pdf_url": paper.pdf_url,
+        "code_url": paper.github_repo,
+        "stars": paper.github_stars,
+        "project_url": paper.project_page,
+    }
+
+
+def shorten_authors(authors: Sequence[str]) -> str:
+    if len(authors) <= AUTHORS_SHOWN:
+        return ", ".join(authors)
+    return ", ".join(authors[:AUTHORS_SHOWN]) + " et al."

