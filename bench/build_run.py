@@ -52,6 +52,7 @@ def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
 
     from bench._papers import load_papers
     from digest.models import Delivery, DigestRun, Paper, PaperTrend
+    from digest.sources.hf_api import HfApiSource
     from subscriptions.models import Subscriber
 
     call_command("migrate", verbosity=0)
@@ -74,12 +75,12 @@ def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
             ai_summary=p.candidate.abstract[:300],
             github_repo="https://github.com/example/code" if i % 3 == 0 else "",
             github_stars=100 + i if i % 3 == 0 else None,
-            sources=["hf_api"],
+            sources=[HfApiSource.name],
         )
         for i, p in enumerate(real)
     )
     PaperTrend.objects.bulk_create(
-        PaperTrend(paper=p, day=DAY, source="hf_api", rank=i + 1, upvotes=p.upvotes)
+        PaperTrend(paper=p, day=DAY, source=HfApiSource.name, rank=i + 1, upvotes=p.upvotes)
         for i, p in enumerate(papers)
     )
     keywords = sorted({k for p in real for k in p.candidate.ai_keywords}) or ["transformers"]

@@ -49,8 +49,8 @@ MIN_TOPIC_PAPERS = 6
 SEEDS_PER_PROFILE = 3
 DEV_SEEDS = range(0, 5)
 TEST_SEEDS = range(100, 110)
-OFF = {"keywords": 0.0, "liked": 0.0, "disliked": 0.0, "categories": 0.0, "authors": 0.0,
-       "popularity": 0.0, "semantic": 0.0}  # fmt: skip
+# Every signal of the table off (the MMR's diversity is not a signal).
+OFF = {name: 0.0 for name in DEFAULT_WEIGHTS if name != "diversity"}
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ class NormalisedEmailField(forms.EmailField):
                 code="control_chars",
             )
         cleaned = super().to_python(value)
-        return normalise_email(cleaned) if cleaned else cleaned
+        return normalise_email(cleaned) if cleaned else ""
 
 
 def _split_list(text: str) -> list[str]:
@@ -178,7 +178,8 @@ class PreferencesFields(forms.Form):
     timezone = forms.ChoiceField(label="Time zone", choices=TIMEZONE_CHOICES, initial="UTC")
 
     def clean_interests(self) -> str:
-        return self.cleaned_data["interests"].strip()
+        interests: str = self.cleaned_data["interests"]
+        return interests.strip()
 
     def clean_liked_papers(self) -> list[str]:
         return parse_paper_ids(self.cleaned_data.get("liked_papers", ""))

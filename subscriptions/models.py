@@ -42,7 +42,7 @@ class Subscriber(models.Model):
     digest_size = models.PositiveSmallIntegerField(
         default=10, choices=[(n, str(n)) for n in DIGEST_SIZES]
     )
-    frequency = models.CharField(max_length=8, choices=Frequency.choices, default="daily")
+    frequency = models.CharField(max_length=8, choices=Frequency, default="daily")
     weekday = models.PositiveSmallIntegerField(
         default=0, choices=list(enumerate(WEEKDAYS)), help_text="For weekly digests."
     )

@@ -17,7 +17,7 @@ from django_ratelimit.core import is_ratelimited
 def client_ip(request: HttpRequest) -> str | None:
     """The visitor's address; behind N trusted proxies, the Nth from the right in XFF."""
     proxies = settings.SUBSCRIPTIONS_TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = request.headers.get("x-forwarded-for", "")
     candidate = request.META.get("REMOTE_ADDR", "")
     if proxies and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
@@ -46,6 +46,8 @@ def address_limited(request: HttpRequest, *, group: str, email: str, rate: str) 
 
 
 def _limited(request: HttpRequest, *, group: str, value: str, rate: str) -> bool:
-    return is_ratelimited(
-        request, group=group, key=lambda _group, _request: value, rate=rate, increment=True
+    return bool(
+        is_ratelimited(
+            request, group=group, key=lambda _group, _request: value, rate=rate, increment=True
+        )
     )

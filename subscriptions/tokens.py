@@ -58,8 +58,13 @@ class TokenData:
     extra: str
 
 
+def salt(purpose: Purpose) -> str:
+    """The signing salt of ``purpose``'s links; changing it voids every such link sent."""
+    return f"subscriptions.tokens.{purpose.value}"
+
+
 def _signer(purpose: Purpose) -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=f"subscriptions.tokens.{purpose.value}")
+    return signing.TimestampSigner(salt=salt(purpose))
 
 
 def _state_hash(subscriber: Subscriber) -> str:

@@ -66,7 +66,7 @@ def _trending() -> tuple[date | None, list[Paper]]:
 
 
 def _user_agent(request: HttpRequest) -> str:
-    return request.META.get("HTTP_USER_AGENT", "")
+    return str(request.headers.get("user-agent", ""))
 
 
 def _submit_public_form(

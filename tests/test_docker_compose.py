@@ -57,7 +57,7 @@ def test_every_variable_it_sets_is_read_by_the_settings(compose):
         name
         for name in env
         if name != "DJANGO_SETTINGS_MODULE"
-        and not re.search(rf"""env(\.\w+)?\(\s*["']{name}["']""", settings_source)
+        and not re.search(rf"""env(?:\.\w+|_\w+)?\(\s*["']{name}["']""", settings_source)
     ]
     assert unread == []
 

@@ -12,6 +12,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from .env import env_bool, env_float, env_hours, env_int, env_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -21,11 +23,11 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("SECRET_KEY", default="")
 # Old keys keep signed links in past emails valid across a key rotation.
-SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
-DEBUG = env.bool("DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", default=[])
+DEBUG = env_bool("DEBUG", default=False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -73,7 +75,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -107,11 +109,11 @@ else:
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="digest.sending.outbox.OutboxBackend")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "outbox"))
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
-EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
+EMAIL_PORT = env_int("EMAIL_PORT", default=1025)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Paper Digest <digest@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {
@@ -143,10 +145,10 @@ else:
     # Redis re-delivers an unacknowledged task after the visibility timeout; it must be
     # longer than any task's run time plus its retry countdown, or a slow task runs twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3 * 3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", default=3 * 3600)
     }
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -160,9 +162,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # The one place for the beat schedule.
-DIGEST_FETCH_HOUR_UTC = env.int("DIGEST_FETCH_HOUR_UTC", default=6)
-DIGEST_FETCH_MINUTE = env.int("DIGEST_FETCH_MINUTE", default=30)
-DIGEST_FETCH_RETRY_HOURS_UTC = env("DIGEST_FETCH_RETRY_HOURS_UTC", default="9,12,16")
+DIGEST_FETCH_HOUR_UTC = env_int("DIGEST_FETCH_HOUR_UTC", default=6)
+DIGEST_FETCH_MINUTE = env_int("DIGEST_FETCH_MINUTE", default=30)
+DIGEST_FETCH_RETRY_HOURS_UTC = env_hours("DIGEST_FETCH_RETRY_HOURS_UTC", default=[9, 12, 16])
 CELERY_BEAT_SCHEDULE = {
     "fetch-papers": {
         "task": "digest.tasks.fetch_all_sources",
@@ -190,59 +192,65 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- The digest --------------------------------------------------------------------
 # Which sources the daily fetch uses, in merge-precedence order (first wins on conflicts).
-DIGEST_SOURCES = env.list("DIGEST_SOURCES", default=["hf_api", "hf_page", "arxiv_rss"])
-DIGEST_ARXIV_CATEGORIES = env.list(
+DIGEST_SOURCES = env_list("DIGEST_SOURCES", default=["hf_api", "hf_page", "arxiv_rss"])
+DIGEST_ARXIV_CATEGORIES = env_list(
     "DIGEST_ARXIV_CATEGORIES", default=["cs.AI", "cs.CL", "cs.CV", "cs.LG"]
 )
-DIGEST_ARXIV_INCLUDE_REPLACEMENTS = env.bool("DIGEST_ARXIV_INCLUDE_REPLACEMENTS", default=False)
-DIGEST_HTTP_TIMEOUT = env.float("DIGEST_HTTP_TIMEOUT", default=20.0)
-DIGEST_HTTP_RETRIES = env.int("DIGEST_HTTP_RETRIES", default=4)
+DIGEST_ARXIV_INCLUDE_REPLACEMENTS = env_bool("DIGEST_ARXIV_INCLUDE_REPLACEMENTS", default=False)
+DIGEST_HTTP_TIMEOUT = env_float("DIGEST_HTTP_TIMEOUT", default=20.0)
+DIGEST_HTTP_RETRIES = env_int("DIGEST_HTTP_RETRIES", default=4)
 DIGEST_USER_AGENT = env(
     "DIGEST_USER_AGENT", default=f"paper-digest/0.1 (+{SITE_URL}; daily ML paper newsletter)"
 )
-DIGEST_REQUIRE_APPROVAL = env.bool("DIGEST_REQUIRE_APPROVAL", default=False)
+DIGEST_REQUIRE_APPROVAL = env_bool("DIGEST_REQUIRE_APPROVAL", default=False)
 DIGEST_LIST_ID = env("DIGEST_LIST_ID", default="Trending ML papers <digest.paper-digest.local>")
 DIGEST_CONSENT_TEXT_VERSION = "2026-11-v1"
 
-# --- Ranking (digest/ranking.py) ---------------------------------------------------
-# Blend of the signals; each is scaled to [0, 1] before weighting.
+# --- Ranking (digest/ranking/) ----------------------------------------------------
+# The weights' defaults live in the signal table (digest/ranking/signals.py); here only
+# the overrides set in the environment: DIGEST_WEIGHT_<NAME>=<number>, e.g.
+# DIGEST_WEIGHT_LIKED=1.0. Settings must not import digest.ranking (scikit-learn), so
+# the names are listed here; a test checks they are the table's.
+DIGEST_RANKING_WEIGHT_NAMES = [
+    "keywords",
+    "popularity",
+    "liked",
+    "categories",
+    "authors",
+    "semantic",  # used only with DIGEST_SEMANTIC=True and the extra installed
+    "disliked",
+    "diversity",  # MMR: similarity to a paper already picked costs this share of its score
+]
 DIGEST_RANKING_WEIGHTS = {
-    "keywords": env.float("DIGEST_WEIGHT_KEYWORDS", default=1.0),
-    "liked": env.float("DIGEST_WEIGHT_LIKED", default=0.8),
-    "disliked": env.float("DIGEST_WEIGHT_DISLIKED", default=0.6),
-    "categories": env.float("DIGEST_WEIGHT_CATEGORIES", default=0.3),
-    "authors": env.float("DIGEST_WEIGHT_AUTHORS", default=1.0),
-    "popularity": env.float("DIGEST_WEIGHT_POPULARITY", default=0.25),
-    # Used only with DIGEST_SEMANTIC=True and the extra installed.
-    "semantic": env.float("DIGEST_WEIGHT_SEMANTIC", default=0.5),
-    # MMR: similarity to a paper already picked costs this share of a paper's score.
-    "diversity": env.float("DIGEST_WEIGHT_DIVERSITY", default=0.5),
+    name: env_float(f"DIGEST_WEIGHT_{name.upper()}", default=0.0)
+    for name in DIGEST_RANKING_WEIGHT_NAMES
+    if env.str(f"DIGEST_WEIGHT_{name.upper()}", default="").strip()
 }
 # Optional sentence-embedding blend (pip install .[semantic]).
-DIGEST_SEMANTIC = env.bool("DIGEST_SEMANTIC", default=False)
+DIGEST_SEMANTIC = env_bool("DIGEST_SEMANTIC", default=False)
 
-# --- Sending (digest/services/send.py) ----------------------------------------------------
-DIGEST_SEND_CHUNK_SIZE = env.int("DIGEST_SEND_CHUNK_SIZE", default=100)
+# --- Sending (digest/sending/) ----------------------------------------------------
+DIGEST_SEND_CHUNK_SIZE = env_int("DIGEST_SEND_CHUNK_SIZE", default=100)
 # Global (all workers together) messages per second, enforced through Redis/cache.
-DIGEST_SEND_RATE_PER_SECOND = env.float("DIGEST_SEND_RATE_PER_SECOND", default=0)
+DIGEST_SEND_RATE_PER_SECOND = env_float("DIGEST_SEND_RATE_PER_SECOND", default=0)
 # A delivery left in "sending" longer than this is swept and reconciled.
-DIGEST_SENDING_TIMEOUT_MINUTES = env.int("DIGEST_SENDING_TIMEOUT_MINUTES", default=15)
-DIGEST_SOFT_BOUNCE_LIMIT = env.int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
+DIGEST_SENDING_TIMEOUT_MINUTES = env_int("DIGEST_SENDING_TIMEOUT_MINUTES", default=15)
+DIGEST_SOFT_BOUNCE_LIMIT = env_int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
 # A run pauses itself when failed / attempted passes this (after a minimum sample).
 # A run's counts are recounted from its deliveries at most this often while it sends and
 # while webhook events arrive (at once when it may be finished or sends failed).
-DIGEST_RUN_RECOUNT_SECONDS = env.int("DIGEST_RUN_RECOUNT_SECONDS", default=5)
-DIGEST_MAX_ERROR_RATE = env.float("DIGEST_MAX_ERROR_RATE", default=0.2)
+DIGEST_RUN_RECOUNT_SECONDS = env_int("DIGEST_RUN_RECOUNT_SECONDS", default=5)
+DIGEST_MAX_ERROR_RATE = env_float("DIGEST_MAX_ERROR_RATE", default=0.2)
 # What the sweeper does with a delivery a dead worker left in "sending": re-send it with
 # the same Message-ID (a duplicate is possible for that one message), or, when off, mark
 # it failed + needs_reconciliation for the admin to check with the ESP and resend.
-DIGEST_RECONCILE_RESEND = env.bool("DIGEST_RECONCILE_RESEND", default=True)
+DIGEST_RECONCILE_RESEND = env_bool("DIGEST_RECONCILE_RESEND", default=True)
 # Off by default: exactly-once beats speed. On, sending sessions do not wait for the
 # WAL flush of each claim (a database-server crash could then forget recent claims).
-DIGEST_SEND_ASYNC_COMMIT = env.bool("DIGEST_SEND_ASYNC_COMMIT", default=False)
+DIGEST_SEND_ASYNC_COMMIT = env_bool("DIGEST_SEND_ASYNC_COMMIT", default=False)
 # With Django's SMTP backend, send each email while its claim commits and end DATA only
-# once the claim is durable (digest/smtp_overlap.py); off: claim, then send.
-DIGEST_SMTP_OVERLAP = env.bool("DIGEST_SMTP_OVERLAP", default=True)
+# once the claim is durable (digest/sending/smtp.py); off: claim, then send.
+DIGEST_SMTP_OVERLAP = env_bool("DIGEST_SMTP_OVERLAP", default=True)
 # Right-hand side of Message-IDs, and the List-Unsubscribe mailto address; both default
 # to the DEFAULT_FROM_EMAIL domain.
 DIGEST_MESSAGE_ID_DOMAIN = env("DIGEST_MESSAGE_ID_DOMAIN", default="")
@@ -257,7 +265,7 @@ SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_EMAIL = env(
     "SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_EMAIL", default="3/h"
 )
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
-SUBSCRIPTIONS_TRUSTED_PROXY_COUNT = env.int("SUBSCRIPTIONS_TRUSTED_PROXY_COUNT", default=0)
+SUBSCRIPTIONS_TRUSTED_PROXY_COUNT = env_int("SUBSCRIPTIONS_TRUSTED_PROXY_COUNT", default=0)
 RATELIMIT_USE_CACHE = "default"
 
 # Where a newcomer's first run reads its papers from (offline sample, shipped in repo).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import *  # noqa: F403
 from .base import SECRET_KEY, env
+from .env import env_bool, env_int
 
 SECRET_KEY = SECRET_KEY or "test-only-secret-key-not-for-production-0123456789"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -14,7 +15,7 @@ ALLOWED_HOSTS = ["*"]
 # Tests that start a real worker use the real Redis broker (CI sets CELERY_BROKER_URL).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/1")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -23,4 +24,4 @@ STORAGES = {
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405
 # Recount a run after every chunk and event, so tests see exact counts at once;
 # tests/digest/runs/test_recount.py covers the throttle itself.
-DIGEST_RUN_RECOUNT_SECONDS = env.int("DIGEST_RUN_RECOUNT_SECONDS", default=0)
+DIGEST_RUN_RECOUNT_SECONDS = env_int("DIGEST_RUN_RECOUNT_SECONDS", default=0)

@@ -4,8 +4,8 @@ Each fetch of one source for one day is a ``FetchRun``; each paper it listed bec
 refreshes) a ``PaperTrend`` row for (paper, day, source), so "today's papers" is a
 query, a paper trending on two days has two rows, and history is kept.
 
-Merge precedence (``_precedence``): sources in ``settings.DIGEST_SOURCES`` order, then
-any other known source — by default hf_api > hf_page > arxiv_rss.
+Merge precedence (``digest.sources.merge_precedence``): sources in
+``settings.DIGEST_SOURCES`` order, then any other known source by its own ``precedence``.
 - Descriptive fields (title, abstract, authors, organization, links, AI summary and
   keywords, published_at): the best-ranked source that knows a value wins; a
   lower-ranked source only fills blanks. "Unknown" (None/empty) never overwrites.
@@ -23,12 +23,11 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from digest.models import FetchRun, Paper, PaperTrend
-from digest.sources import SOURCES, get_source
+from digest.sources import get_source, merge_precedence
 from digest.sources.base import SKIP_BAD, FetchResult, PaperData, SkippedRecord, SourceError
 from digest.sources.http import HttpClient
 
@@ -107,7 +106,7 @@ def _store_with_retry(*, source: str, day: date, records: list[PaperData]) -> tu
 def _store(*, source: str, day: date, records: list[PaperData]) -> tuple[int, int]:
     ids = [r.arxiv_id for r in records]
     existing = Paper.objects.in_bulk(ids, field_name="arxiv_id")
-    precedence = _precedence()
+    precedence = merge_precedence()
     now = timezone.now()
     created: list[Paper] = []
     for record in records:
@@ -172,11 +171,6 @@ def merge_record(paper: Paper, record: PaperData, *, precedence: list[str]) -> N
         paper.categories = record.categories
     sources = {*paper.sources, record.source}
     paper.sources = sorted(sources, key=lambda s: _rank(s, precedence))
-
-
-def _precedence() -> list[str]:
-    configured = [s for s in settings.DIGEST_SOURCES if s in SOURCES]
-    return configured + [s for s in SOURCES if s not in configured]
 
 
 def _rank(source: str, precedence: list[str]) -> int:

@@ -8,14 +8,14 @@ from datetime import date, timedelta
 from django.db.models import Max, QuerySet
 
 from digest.models import Paper, PaperTrend
+from digest.sources import sources_with_community_votes
 
-# Sources whose trend rows carry community upvotes; arXiv-only papers rank after these.
-HF_SOURCES = frozenset({"hf_api", "hf_page"})
 _LAST = 1_000_000
 
 
 def latest_trending_day() -> date | None:
-    return PaperTrend.objects.aggregate(latest=Max("day"))["latest"]
+    latest: date | None = PaperTrend.objects.aggregate(latest=Max("day"))["latest"]
+    return latest
 
 
 def paper_list_for_day(*, day: date) -> list[Paper]:
@@ -37,27 +37,28 @@ def paper_list_for_week(*, week_start: date) -> list[Paper]:
 @dataclass(slots=True)
 class _Standing:
     paper: Paper
-    on_hf: bool = False
-    hf_upvotes: int = 0
-    hf_rank: int = _LAST
+    voted: bool = False
+    votes: int = 0
+    voted_rank: int = _LAST
     other_rank: int = _LAST
 
     def sort_key(self) -> tuple[bool, int, int, int, str]:
-        # HF papers by the upvotes snapshot (then HF's own order); arXiv-only after, in
-        # feed order.
+        # Papers a community voted on by the upvotes snapshot (then that source's own
+        # order); papers only listed by vote-less sources (arXiv) after, in feed order.
         paper_id = self.paper.arxiv_id
-        return (not self.on_hf, -self.hf_upvotes, self.hf_rank, self.other_rank, paper_id)
+        return (not self.voted, -self.votes, self.voted_rank, self.other_rank, paper_id)
 
 
 def _ranked(trends: QuerySet[PaperTrend]) -> list[Paper]:
+    voting_sources = sources_with_community_votes()
     standings: dict[int, _Standing] = {}
     for trend in trends.select_related("paper"):
         standing = standings.setdefault(trend.paper_id, _Standing(paper=trend.paper))
         rank = trend.rank if trend.rank is not None else _LAST
-        if trend.source in HF_SOURCES:
-            standing.on_hf = True
-            standing.hf_upvotes = max(standing.hf_upvotes, trend.upvotes)
-            standing.hf_rank = min(standing.hf_rank, rank)
+        if trend.source in voting_sources:
+            standing.voted = True
+            standing.votes = max(standing.votes, trend.upvotes)
+            standing.voted_rank = min(standing.voted_rank, rank)
         else:
             standing.other_rank = min(standing.other_rank, rank)
     return [s.paper for s in sorted(standings.values(), key=_Standing.sort_key)]

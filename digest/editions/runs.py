@@ -36,7 +36,10 @@ def digest_run_refresh(*, run_id: int) -> DigestRun:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    n = lambda *statuses: sum(counts.get(s, 0) for s in statuses)  # noqa: E731
+
+    def n(*statuses: str) -> int:
+        return sum(counts.get(s, 0) for s in statuses)
+
     values = {
         "planned_count": sum(counts.values()),
         "rendered_count": sum(counts.values()) - n(Status.PLANNED, Status.SKIPPED),

@@ -26,12 +26,19 @@ WEEK_DAYS = 7
 
 
 class Schedulable(Protocol):
-    pk: int
-    frequency: str
-    weekday: int
-    send_hour: int
-    timezone: str
-    paused_until: date | None
+    # Read-only, so frozen rows (ranking's SubscriberInputs) fit as well as models.
+    @property
+    def pk(self) -> int: ...
+    @property
+    def frequency(self) -> str: ...
+    @property
+    def weekday(self) -> int: ...
+    @property
+    def send_hour(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def paused_until(self) -> date | None: ...
 
 
 @dataclass(frozen=True, slots=True)

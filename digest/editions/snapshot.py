@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from digest.sources import public_paper_url
+
 AUTHORS_SHOWN = 3
 SUMMARY_CHARS = 280
 
@@ -20,7 +22,7 @@ def paper_snapshot(paper: Any) -> dict[str, Any]:
         summary = summary[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return {
         "title": " ".join(paper.title.split()),
-        "url": paper.hf_url if "hf_api" in (paper.sources or []) else paper.arxiv_url,
+        "url": public_paper_url(paper.arxiv_id, paper.sources or []) or paper.arxiv_url,
         "authors": shorten_authors(paper.authors or []),
         "organization": paper.organization,
         "upvotes": paper.upvotes,

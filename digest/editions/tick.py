@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db.models import Max
@@ -19,6 +20,9 @@ from digest.catalogue.selectors import latest_trending_day
 from digest.editions import scheduling
 from digest.editions.planning import digest_run_build, due_subscriber_rows
 from digest.models import Delivery, DigestRun
+
+if TYPE_CHECKING:  # digest.ranking (scikit-learn) is imported only when a run is built
+    from digest.ranking.inputs import SubscriberInputs
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ def digest_plan_due(*, now: datetime | None = None) -> list[PlannedEdition]:
     return planned
 
 
-def _due_groups(*, now: datetime) -> dict[tuple[str, date], list]:
+def _due_groups(*, now: datetime) -> dict[tuple[str, date], list[SubscriberInputs]]:
     # The same rows as the support command's path (planning.due_subscriber_rows), so
     # the tick ranks exactly what the benchmarks measure.
     rows = due_subscriber_rows()
@@ -70,7 +74,7 @@ def _due_groups(*, now: datetime) -> dict[tuple[str, date], list]:
     last_daily = {row["subscriber_id"]: row["last"] for row in recent}
     due = scheduling.due_at(rows, at=now, trending_day=latest_trending_day(), last_daily=last_daily)
     by_id = {row.pk: row for row in rows}
-    groups: dict[tuple[str, date], list] = defaultdict(list)
+    groups: dict[tuple[str, date], list[SubscriberInputs]] = defaultdict(list)
     for item in due:
         groups[(item.frequency, item.edition_date)].append(by_id[item.subscriber_id])
     return groups

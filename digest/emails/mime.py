@@ -77,7 +77,8 @@ class PrebuiltMIME:
 
     def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
         if self._tree is not None or unixfrom:
-            return self._real().as_bytes(unixfrom=unixfrom, linesep=linesep)
+            raw: bytes = self._real().as_bytes(unixfrom=unixfrom, linesep=linesep)
+            return raw
         eol = linesep.encode()
         boundary = b"===" + secrets.token_hex(16).encode() + b"=="
         head = [b"Content-Type: multipart/alternative;", b' boundary="' + boundary + b'"']
@@ -114,7 +115,7 @@ class PrebuiltMIME:
     def _real(self) -> Any:
         """Django's own MIME tree, with this message's Date and Message-ID."""
         if self._tree is None:
-            tree = EmailMultiAlternatives.message(self._email)  # type: ignore[arg-type]
+            tree = EmailMultiAlternatives.message(self._email)
             for name, value in self._head:
                 if name in ("Date", "Message-ID"):
                     tree.replace_header(name, value)

@@ -1,4 +1,4 @@
-"""Inputs of the ranker, read from the database in bulk (the ORM side of digest/ranking.py)."""
+"""Inputs of the ranker, read from the database in bulk (the ORM side of digest/ranking/)."""
 
 from __future__ import annotations
 
@@ -93,11 +93,12 @@ def subscriber_inputs(subscribers: QuerySet[Subscriber]) -> list[SubscriberInput
     def strings(text: str | None) -> tuple[str, ...]:
         value = decoded.get(text)
         if value is None:
-            value = decoded[text] = tuple(str(item) for item in json.loads(text) or ())
+            # None is decoded[None] already: text is a JSON string here.
+            value = decoded[text] = tuple(str(item) for item in json.loads(str(text)) or ())
         return value
 
     return [
-        SubscriberInputs(pk, interests, strings(cats), strings(authors), *rest)
+        SubscriberInputs(pk, interests, strings(cats), strings(authors), *rest)  # type: ignore[arg-type]
         for pk, interests, cats, authors, *rest in rows
     ]
 

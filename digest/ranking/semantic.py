@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
+from digest.ranking.conf import setting
+
 if TYPE_CHECKING:
-    from digest.ranking import Candidate
+    from digest.ranking.types import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,8 @@ class SemanticScorer:
         profile = np.asarray(self.profile_mix[rows] @ self.vectors, np.float32)
         norms = np.linalg.norm(profile, axis=1, keepdims=True)
         profile /= np.where(norms > 0, norms, 1.0)
-        return profile @ self.papers.T
+        cosines: np.ndarray = profile @ self.papers.T
+        return cosines
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         return scaled(self.cosines(rows))
@@ -178,9 +181,7 @@ def _encode_cached(keys: list[str], texts: list[str]) -> np.ndarray | None:
 
 
 def _cache_dir(name: str) -> Path | None:
-    from digest.ranking.ranker import _setting
-
-    root = _setting("DIGEST_SEMANTIC_CACHE_DIR", None)
+    root = setting("DIGEST_SEMANTIC_CACHE_DIR", None)
     return Path(str(root)) / _file_name(name) if root else None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -135,14 +135,14 @@ def count_phrases(
     fields: Sequence[tuple[list[list[str]], float]],
     vocabulary: set[str],
     starts: dict[str, list[int]],
-) -> Counter[str]:
+) -> dict[str, float]:
     """Weighted counts of the vocabulary phrases found, as adjacent tokens, in the fields.
 
     ``fields`` pairs a text's segments (see ``segments``) with a weight: a match in the
     title counts more than one in the abstract. Only n-grams that start with the first
     word of some phrase, with the length of such a phrase (``phrase_starts``), are built.
     """
-    counts: Counter[str] = Counter()
+    counts: defaultdict[str, float] = defaultdict(float)
     for segs, weight in fields:
         for seg in segs:
             end = len(seg)

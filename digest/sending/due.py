@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from digest.editions import digest_plan_due, digest_run_build, scheduling
 from digest.models import DigestRun
-from digest.sending.sender import digest_run_send
+from digest.sending.runs import digest_run_send
 
 
 def digest_send_due(*, now: datetime | None = None) -> list[int]:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from digest.editions.runs import RunStatus, Status, digest_run_refresh
 from digest.emails import message_id_domain, renderer_for
 from digest.models import Delivery, DigestRun
-from digest.sending.sender import digest_run_send
+from digest.sending.runs import digest_run_send
 
 
 def digest_run_approve(*, run: DigestRun, user: str = "", inline: bool = False) -> DigestRun:

@@ -10,8 +10,11 @@ marked sent in that same commit. What it saves is the wait: the commit (an fsync
 here) overlaps with the SMTP exchange instead of preceding it.
 
 The SMTP half runs in a helper thread (sockets release the GIL); the database stays on
-the calling thread. Only Django's own SMTP backend is driven this way; every other
-backend (anymail's ESPs, locmem, the outbox) sends the usual way after the claim.
+the calling thread. SMTPTransport is the sender loop's face of this (transport.py): it
+drives Django's own SMTP backend when DIGEST_SMTP_OVERLAP is on; every other backend
+(anymail's ESPs, locmem, the outbox) goes through BackendTransport, claim then send.
+Measured (bench/send_smtp.py): about 30 % less worker CPU per email and 1.5 to 1.7 times
+the messages per second of BackendTransport over the same SMTP server.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ import socket
 import threading
 from collections.abc import Callable
 from email.utils import parseaddr
-from typing import Any
 
 from django.conf import settings
+from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import EmailMessage, sanitize_address
+
+from digest.sending.transport import BackendTransport, Claim
 
 logger = logging.getLogger(__name__)
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -39,17 +44,41 @@ class ClaimLost(Exception):
     """The claim failed: the session was dropped before "." so nothing was delivered."""
 
 
-def supports(mail: Any) -> bool:
-    return (
-        settings.DIGEST_SMTP_OVERLAP
-        and isinstance(mail, SMTPBackend)
-        and mail.connection is not None
-    )
+class SMTPTransport(BackendTransport):
+    """Django's SMTP backend, each message's claim overlapping its upload.
+
+    send() returns once the final "." is out; settle() reads the server's verdict, so
+    the sender loop renders the next email while the server still reads this one.
+    """
+
+    backend: SMTPBackend
+
+    def __init__(self, backend: SMTPBackend) -> None:
+        super().__init__(backend)
+        self._reply: PendingReply | None = None
+
+    @classmethod
+    def accepts(cls, backend: BaseEmailBackend) -> bool:
+        return bool(settings.DIGEST_SMTP_OVERLAP) and isinstance(backend, SMTPBackend)
+
+    def send(self, message: EmailMessage, claim: Claim) -> bool:
+        if self.backend.connection is None:
+            # Opening failed (at the chunk's start or after a drop): the backend's own
+            # send opens the session and reports the error.
+            return super().send(message, claim)
+        try:
+            self._reply = send_when_claimed(self.backend, message, claim)
+        except ClaimLost:
+            return False
+        return True
+
+    def settle(self) -> None:
+        reply, self._reply = self._reply, None
+        if reply is not None:
+            reply.wait()
 
 
-def send_when_claimed(
-    mail: SMTPBackend, message: EmailMessage, claim: Callable[[], bool]
-) -> PendingReply:
+def send_when_claimed(mail: SMTPBackend, message: EmailMessage, claim: Claim) -> PendingReply:
     """Send ``message`` over the open session; ``claim()`` runs meanwhile and must be True.
 
     Returns once the final "." is sent; the server's verdict is read by the returned
@@ -58,6 +87,7 @@ def send_when_claimed(
     delivered), the claim's own error, or an smtplib error (not accepted).
     """
     smtp = mail.connection
+    assert smtp is not None  # SMTPTransport sends this way only over an open session
     encoding = message.encoding or "utf-8"
     sender = _envelope_sender(message.from_email, encoding)
     recipients = [_envelope_address(addr, encoding) for addr in message.recipients()]
@@ -78,6 +108,7 @@ def send_when_claimed(
         raise began_error  # type: ignore[misc]
     # Sent alone after the body: without TCP_NODELAY, Nagle's algorithm would hold it
     # until the server's delayed ACK of the body (~40 ms per message).
+    assert smtp.sock is not None
     smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     smtp.send(b".\r\n")
     return PendingReply(smtp)
@@ -106,8 +137,9 @@ class _Helper:
     """
 
     def __init__(self) -> None:
-        self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        self._errors: queue.SimpleQueue = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[tuple[Callable[..., object], tuple[object, ...]]]
+        self._calls = queue.SimpleQueue()
+        self._errors: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="smtp-overlap", daemon=True).start()
 
     def start(self, fn: Callable[..., object], *args: object) -> None:
@@ -199,7 +231,8 @@ def _drop(mail: SMTPBackend) -> None:
     # No QUIT: the server would wait for the end of DATA. Closing the socket aborts it.
     smtp, mail.connection = mail.connection, None
     try:
-        smtp.close()
+        if smtp is not None:
+            smtp.close()
         mail.open()  # for the chunk's next email
     except Exception:  # the next send opens (and reports) on its own
         logger.warning("reopening the SMTP session failed", exc_info=True)

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 FEED_URL = "https://rss.arxiv.org/rss/"
 REPLACEMENTS = frozenset({"replace", "replace-cross"})
+# RSS 2.0, Atom and the legacy RSS 1.0/RDF feed: any of them in a saved file's head.
+_FEED_TAGS = (b"<rss", b"<feed", b"<rdf:rdf")
 _ANNOUNCE = re.compile(r"Announce Type:\s*([\w-]+)")
 # Legacy RDF title suffix: "Title. (arXiv:1805.06430v2 [nucl-th] UPDATED)".
 _RDF_SUFFIX = re.compile(
@@ -53,6 +55,13 @@ _COLLABORATION = re.compile(r"\([^()]*\)")
 
 class ArxivRssSource(Source):
     name = "arxiv_rss"
+    precedence = 30  # no upvotes, links or summaries; but the only one with categories
+    # refetch_previous_day stays False: the feed only ever holds today's announcement.
+    file_suffixes = frozenset({".xml", ".rss", ".atom", ".rdf"})
+
+    @classmethod
+    def recognises(cls, head: bytes) -> bool:
+        return head.startswith(b"<") and any(tag in head for tag in _FEED_TAGS)
 
     def __init__(
         self,

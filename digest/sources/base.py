@@ -2,7 +2,22 @@
 
 Sources follow healthchecks' pluggable transports: a base class with one documented
 method and one subclass per upstream. A source never touches the database; the
-catalogue service (digest/catalogue.py) merges what they return.
+catalogue service (digest/catalogue/merge.py) merges what they return.
+
+Each source also declares its own facts as class attributes, so nothing outside this
+package needs to know a source by name (the registry in __init__.py answers the
+cross-source questions):
+
+- ``precedence``: merge order when ``settings.DIGEST_SOURCES`` does not give one (lower
+  wins); the order in DIGEST_SOURCES always comes first.
+- ``refetch_previous_day``: its counts keep growing after the day and it can still serve
+  a past day, so yesterday is fetched again each morning.
+- ``community_votes``: its trend rows carry community upvotes ("today's papers" ranks
+  those papers first, by votes).
+- ``recognises(head)`` and ``file_suffixes``: how ``fetch_papers --file`` tells a saved
+  response of its format, by content first, else by suffix.
+- ``paper_url(arxiv_id)``: the page a reader should get for a paper this source saw, or
+  None to let the arXiv abstract page stand.
 """
 
 from __future__ import annotations
@@ -12,7 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from digest.sources.http import HttpClient
@@ -158,7 +173,21 @@ class Source:
     and reports them in ``FetchResult.skipped``.
     """
 
-    name: str = ""
+    name: ClassVar[str] = ""
+    # Facts (module docstring); the defaults suit a source that only lists today's papers.
+    precedence: ClassVar[int] = 100
+    refetch_previous_day: ClassVar[bool] = False
+    community_votes: ClassVar[bool] = False
+    file_suffixes: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def recognises(cls, head: bytes) -> bool:
+        """Is ``head`` (a saved file's first bytes: BOM and blanks stripped, lowercased) ours?"""
+        return False
+
+    @classmethod
+    def paper_url(cls, arxiv_id: str) -> str | None:
+        return None
 
     def __init__(self, *, client: HttpClient | None = None) -> None:
         self._client = client

@@ -26,6 +26,7 @@ from digest.sources.base import (
 )
 
 API_URL = "https://huggingface.co/api/daily_papers"
+PAPER_URL = "https://huggingface.co/papers"
 MAX_URL_LENGTH = 500  # Paper URL fields
 MAX_ORGANIZATION_LENGTH = 200
 
@@ -39,6 +40,20 @@ class BadRecord(Exception):
 
 class HfApiSource(Source):
     name = "hf_api"
+    precedence = 10  # the richest record: abstract, AI summary, organization, GitHub
+    # HF keeps every day's list, and its upvotes keep growing after the day.
+    refetch_previous_day = True
+    community_votes = True
+    file_suffixes = frozenset({".json"})
+
+    @classmethod
+    def recognises(cls, head: bytes) -> bool:
+        return head[:1] in (b"[", b"{")
+
+    @classmethod
+    def paper_url(cls, arxiv_id: str) -> str | None:
+        # The HF page has the discussion and the votes a reader came for.
+        return f"{PAPER_URL}/{arxiv_id}"
 
     def fetch(self, day: date) -> FetchResult:
         response = self.client.get(API_URL, params={"date": day.isoformat()})
@@ -67,8 +82,9 @@ def _items_of(data: object) -> list[object]:
     if isinstance(data, list):
         return data
     if isinstance(data, dict):
-        if isinstance(data.get("dailyPapers"), list):  # the papers page island's shape
-            return data["dailyPapers"]
+        papers = data.get("dailyPapers")
+        if isinstance(papers, list):  # the papers page island's shape
+            return papers
         if "error" in data:
             raise SourceError(f"API answered an error: {str(data['error'])[:200]}")
     raise SourceError(f"expected a JSON array of papers, got {type(data).__name__}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
+from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
@@ -34,6 +35,14 @@ _NUMBER = re.compile(r"\d+")
 
 class HfPageSource(Source):
     name = "hf_page"
+    precedence = 20  # the same data as the API, but scraped: only fills its blanks
+    refetch_previous_day = True  # the page of a past day stays up; its votes keep growing
+    community_votes = True
+    file_suffixes = frozenset({".html", ".htm"})
+
+    @classmethod
+    def recognises(cls, head: bytes) -> bool:
+        return head.startswith((b"<!doctype html", b"<html"))
 
     def fetch(self, day: date) -> FetchResult:
         response = self.client.get(f"{PAGE_URL}/date/{day.isoformat()}")
@@ -60,8 +69,8 @@ class HfPageSource(Source):
         return result
 
 
-def _island_props(soup: BeautifulSoup) -> tuple[dict[str, object] | None, str]:
-    island = soup.find(attrs={"data-target": "DailyPapers"})
+def _island_props(soup: BeautifulSoup) -> tuple[dict[str, Any] | None, str]:
+    island = soup.find(None, {"data-target": "DailyPapers"})
     if not isinstance(island, Tag) or not island.get("data-props"):
         return None, "no DailyPapers data-props"
     try:

@@ -7,17 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from celery import shared_task
 
-from digest.catalogue import catalogue_fetch
-from digest.models import FetchRun
-from digest.sources import enabled_source_names
+from digest.catalogue import catalogue_fetch, sources_to_refetch
+from digest.sources import enabled_source_names, sources_refetching_previous_day
 
 __all__ = ["fetch_all_sources", "fetch_source", "refetch_missing_sources", "refetch_previous_day"]
 
 logger = logging.getLogger(__name__)
-
-# Sources worth fetching again for a past day: Hugging Face keeps every day's list and its
-# upvotes keep growing after the day. arXiv's feed only ever holds today's announcement.
-GROWING_COUNT_SOURCES = ("hf_api", "hf_page")
 
 
 @shared_task(name="digest.tasks.fetch_all_sources")
@@ -37,23 +32,23 @@ def fetch_source(source: str, day: str) -> int:
 def refetch_missing_sources(day: str | None = None) -> list[str]:
     """Fetch again each enabled source whose latest run for ``day`` failed or found nothing."""
     day = day or _today()
-    return _queue(_missing_sources(date.fromisoformat(day)), day)
+    return _queue(sources_to_refetch(day=date.fromisoformat(day)), day)
 
 
 @shared_task(name="digest.tasks.refetch_previous_day")
 def refetch_previous_day(day: str | None = None) -> list[str]:
     """Fetch again the day before ``day`` (default: today in UTC), for its final upvotes.
 
+    Only sources whose counts keep growing after the day (``Source.refetch_previous_day``).
     The morning fetch sees a day's papers hours after they were listed; the refetch
     updates that day's PaperTrend rows (rank, upvotes) and the papers' counters.
     """
     previous = date.fromisoformat(day or _today()) - timedelta(days=1)
-    sources = [name for name in enabled_source_names() if name in GROWING_COUNT_SOURCES]
-    return _queue(sources, previous.isoformat())
+    return _queue(sources_refetching_previous_day(), previous.isoformat())
 
 
 def _queue(sources: list[str], day: str) -> list[str]:
-    queued = []
+    queued: list[str] = []
     for source in sources:
         try:
             fetch_source.delay(source, day)
@@ -62,19 +57,6 @@ def _queue(sources: list[str], day: str) -> list[str]:
             continue
         queued.append(source)
     return queued
-
-
-def _missing_sources(day: date) -> list[str]:
-    latest: dict[str, FetchRun] = {}
-    for run in FetchRun.objects.filter(day=day).order_by("started_at", "pk"):
-        latest[run.source] = run
-    return [name for name in enabled_source_names() if _needs_refetch(latest.get(name))]
-
-
-def _needs_refetch(run: FetchRun | None) -> bool:
-    if run is None or run.status == FetchRun.Status.FAILED:
-        return True
-    return run.new_count + run.updated_count == 0
 
 
 def _today() -> str:

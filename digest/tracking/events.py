@@ -15,7 +15,7 @@ from subscriptions.models import Subscriber
 
 # How far along a delivery is; an event only ever moves it forward (a late "delivered"
 # after an "opened" changes nothing).
-_PROGRESS = {
+_PROGRESS: dict[str, int] = {
     Status.SENT: 1,
     Status.DELIVERED: 2,
     Status.OPENED: 3,
@@ -32,7 +32,7 @@ _EVENT_STATUS = {
     "bounced": Status.BOUNCED,
     "complained": Status.COMPLAINED,
 }
-_TIMESTAMP_FIELD = {
+_TIMESTAMP_FIELD: dict[str, str] = {
     Status.DELIVERED: "delivered_at",
     Status.OPENED: "opened_at",
     Status.CLICKED: "clicked_at",
@@ -99,7 +99,7 @@ def _advance(delivery: Delivery, status: str | None, at: datetime | None) -> Non
     if status is None:
         return
     current = Delivery.objects.filter(pk=delivery.pk).values_list("status", flat=True).first()
-    if _PROGRESS.get(status, 0) <= _PROGRESS.get(current, 0):
+    if _PROGRESS.get(status, 0) <= _PROGRESS.get(current or "", 0):
         return
     # The message left after all: an ESP event settles a delivery a dead worker left.
     values: dict[str, Any] = {"status": status, "needs_reconciliation": False}
@@ -129,7 +129,9 @@ def bounce_kind(event_type: str, esp_event: Any) -> str | None:
 
 
 def _is_soft_bounce(esp: dict[str, Any]) -> bool:
-    bounce = esp.get("bounce") if isinstance(esp.get("bounce"), dict) else {}
+    bounce = esp.get("bounce")
+    if not isinstance(bounce, dict):
+        bounce = {}
     return (
         esp.get("Type") == "SoftBounce"  # Postmark
         or _mailgun_gave_up(esp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ def delivery_daily_stats(*, days: int = 14, today: date | None = None) -> list[d
         )
         .order_by("sent_at__date")
     )
-    by_day = {row["sent_at__date"]: row for row in rows}
+    by_day: dict[date, Mapping[str, Any]] = {row["sent_at__date"]: row for row in rows}
     empty = {"sent": 0, "delivered": 0, "opened": 0, "clicked": 0, "bounced": 0}
     return [
         {

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from digest.catalogue.selectors import latest_trending_day
+from digest.catalogue import latest_trending_day
 from digest.models import Paper
 from subscriptions.models import ConsentRecord, Subscriber
 

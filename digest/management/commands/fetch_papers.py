@@ -1,13 +1,13 @@
 """Fetch trending papers live, or ingest saved responses (the offline demo and the tests).
 
     manage.py fetch_papers                                   # today, every enabled source
-    manage.py fetch_papers --date 2026-07-01 --source hf_api
-    manage.py fetch_papers --since 2026-06-29 --until 2026-08-07 --source hf_api
+    manage.py fetch_papers --date 2026-07-01 --source NAME   # NAME: see --help
+    manage.py fetch_papers --since 2026-06-29 --until 2026-08-07 --source NAME
     manage.py fetch_papers --file digest/sample_data/hf_daily_papers        # a directory
     manage.py fetch_papers --file saved.json --date 2026-07-01              # one file
 
-A file's format is detected from its content (JSON -> hf_api, HTML -> hf_page, RSS/Atom/
-RDF XML -> arxiv_rss) unless --source forces one. Its trending day comes from --date,
+A file's format is detected by the sources themselves (``Source.recognises``, from its
+content, else its suffix) unless --source forces one. Its trending day comes from --date,
 else from a YYYY-MM-DD in its name, else from the data itself. Bad data never makes the
 command fail: it is recorded on the FetchRun and counted in the summary.
 """
@@ -24,19 +24,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from digest.catalogue import catalogue_fetch, catalogue_ingest, catalogue_record_failure
 from digest.models import FetchRun, PaperTrend
-from digest.sources import SOURCES, enabled_source_names, get_source
+from digest.sources import (
+    SOURCES,
+    enabled_source_names,
+    get_source,
+    saved_file_suffixes,
+    source_for_file,
+)
 from digest.sources.base import SourceError
 
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
-_SUFFIX_SOURCE = {
-    ".json": "hf_api",
-    ".html": "hf_page",
-    ".htm": "hf_page",
-    ".xml": "arxiv_rss",
-    ".rss": "arxiv_rss",
-    ".atom": "arxiv_rss",
-    ".rdf": "arxiv_rss",
-}
 
 
 @dataclass
@@ -110,9 +107,11 @@ class Command(BaseCommand):
             self._ingest_file(file, forced, since, until, step=step, total=len(files))
 
     def _files_in(self, directory: Path, since: date | None, until: date | None) -> list[Path]:
-        files = [p for p in directory.iterdir() if p.is_file() and p.suffix in _SUFFIX_SOURCE]
+        suffixes = saved_file_suffixes()
+        files = [p for p in directory.iterdir() if p.is_file() and p.suffix in suffixes]
         if not files:
-            raise CommandError(f"no saved responses (.json/.html/.xml) in {directory}")
+            listed = "/".join(sorted(suffixes))
+            raise CommandError(f"no saved responses ({listed}) in {directory}")
         # Files named for a day outside the range are not even read.
         in_range = [p for p in files if _in_range(_name_day(p), since, until, unknown=True)]
         return sorted(in_range, key=lambda p: (_name_day(p) or date.max, p.name))
@@ -128,7 +127,7 @@ class Command(BaseCommand):
         total: int,
     ) -> None:
         content = path.read_bytes()
-        source = forced or detect_source(content, path)
+        source = forced or source_for_file(content, suffix=path.suffix)
         day = self.forced_day or _name_day(path)
         if source is None:
             self._report_failure(path, "cannot tell its format; pass --source", step, total)
@@ -190,19 +189,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {failure}")
         else:
             self.stdout.write("Failed: none")
-
-
-def detect_source(content: bytes, path: Path) -> str | None:
-    """Which parser a saved response needs: from its first bytes, else its suffix."""
-    head = content[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head[:1] in (b"[", b"{"):
-        return "hf_api"
-    if head.startswith(b"<"):
-        if b"<rss" in head or b"<feed" in head or b"<rdf:rdf" in head:
-            return "arxiv_rss"
-        if head.startswith((b"<!doctype html", b"<html")):
-            return "hf_page"
-    return _SUFFIX_SOURCE.get(path.suffix.lower())
 
 
 def _day_range(

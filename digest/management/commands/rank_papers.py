@@ -59,9 +59,11 @@ class Command(BaseCommand):
             ]  # fmt: skip
             self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2))
             return
-        for rank, p in enumerate(picks, 1):
-            self.stdout.write(f"{rank:>2}. {p.score:6.3f}  {p.arxiv_id}  {titles[p.arxiv_id]}")
-            self.stdout.write(f"              {p.reason}")
+        for rank, pick in enumerate(picks, 1):
+            self.stdout.write(
+                f"{rank:>2}. {pick.score:6.3f}  {pick.arxiv_id}  {titles[pick.arxiv_id]}"
+            )
+            self.stdout.write(f"              {pick.reason}")
 
     def _reference(self, papers: list[Candidate], wanted: list[str]) -> list[Candidate]:
         """Liked/disliked papers missing from the file come from the catalogue, if any."""

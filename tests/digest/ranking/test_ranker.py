@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from digest.ranking import Profile, Ranker, rank_columns, rank_for_all
-from digest.ranking import ranker as ranking
+from digest.ranking import corpus as ranking_corpus
 
 
 def _random_profiles(papers, n, seed, *, spellings=()):
@@ -36,7 +36,7 @@ def _as_tuples(results):
 
 def test_it_ranks_in_batches_exactly_as_in_one_call(monkeypatch, real_papers):
     # Small chunks, so that profiles of several k meet at chunk boundaries.
-    monkeypatch.setattr("digest.ranking.ranker.CHUNK_ROWS", 7)
+    monkeypatch.setattr("digest.ranking.profiles.CHUNK_ROWS", 7)
     profiles = _random_profiles(real_papers, 120, seed=1)
     ranker = Ranker(real_papers)
     batched = []
@@ -70,7 +70,7 @@ def test_it_indexes_the_candidates_as_given(day):
 
 def test_it_does_the_per_day_work_once(monkeypatch, real_papers):
     calls = {"corpus": 0, "phrases": 0}
-    corpus, count = ranking._Corpus.__init__, ranking.count_phrases
+    corpus, count = ranking_corpus.Corpus.__init__, ranking_corpus.count_phrases
 
     def counting_corpus(self, *args):
         calls["corpus"] += 1
@@ -80,8 +80,8 @@ def test_it_does_the_per_day_work_once(monkeypatch, real_papers):
         calls["phrases"] += len(vocabulary)
         return count(fields, vocabulary, starts)
 
-    monkeypatch.setattr(ranking._Corpus, "__init__", counting_corpus)
-    monkeypatch.setattr(ranking, "count_phrases", counting_phrases)
+    monkeypatch.setattr(ranking_corpus.Corpus, "__init__", counting_corpus)
+    monkeypatch.setattr(ranking_corpus, "count_phrases", counting_phrases)
     ranker = Ranker(real_papers)
     ranker.rank([Profile(key=1, interests=("diffusion", "agents"))])
     after_first = calls["phrases"]
@@ -102,7 +102,7 @@ def test_it_quotes_each_subscriber_in_their_own_spelling(day):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_it_gives_the_same_result_with_or_without_threads(monkeypatch, real_papers, threads):
-    monkeypatch.setattr("digest.ranking.ranker.CHUNK_ROWS", 5)
+    monkeypatch.setattr("digest.ranking.profiles.CHUNK_ROWS", 5)
     profiles = _random_profiles(real_papers, 40, seed=3)
     monkeypatch.setattr("digest.ranking.ranker.THREADS", 1)
     alone = _as_tuples(rank_for_all(real_papers, profiles))

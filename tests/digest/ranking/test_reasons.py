@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digest.ranking import Profile, rank_for_all
-from digest.ranking.ranker import MAX_REASON_PARTS
+from digest.ranking.reasons import MAX_REASON_PARTS
 from tests.digest.ranking.conftest import paper
 
 

@@ -98,7 +98,7 @@ def test_it_ranks_each_profile_in_a_batch_as_it_would_alone(day):
 
 
 def test_it_keeps_the_profiles_order_across_chunks(monkeypatch, day):
-    monkeypatch.setattr("digest.ranking.ranker.CHUNK_ROWS", 3)
+    monkeypatch.setattr("digest.ranking.profiles.CHUNK_ROWS", 3)
     profiles = [Profile(key=i, interests=(("video",), ("robot",))[i % 2], k=1) for i in range(10)]
     results = rank_for_all(day, profiles)
     assert [r[0].arxiv_id for r in results] == ["2607.00002", "2607.00005"] * 5

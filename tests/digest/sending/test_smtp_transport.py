@@ -1,3 +1,5 @@
+"""smtp.py: the SMTP transport, its claim overlapping the upload, against a real server."""
+
 from __future__ import annotations
 
 import smtplib
@@ -12,6 +14,7 @@ from digest import editions, sending
 from digest.emails.mime import DigestEmail
 from digest.models import Delivery
 from digest.sending import smtp as smtp_overlap
+from digest.sending.smtp import SMTPTransport
 from tests.digest.sending import smtp_sink
 
 
@@ -215,3 +218,35 @@ def test_a_chunk_goes_out_over_one_session_each_message_once(
     received = {message_from_bytes(c)["Message-ID"] for _, _, c in recorder.messages}
     assert set(sent) == received
     assert set(sent.values()) == {"sent"}
+
+
+def test_the_transport_sends_once_claimed_and_reads_the_verdict_on_settle(smtp_server):
+    recorder, port = smtp_server
+    transport = SMTPTransport(EmailBackend(host="127.0.0.1", port=port))
+    transport.open()
+    try:
+        assert transport.send(_email("a@example.com"), lambda: True) is True
+        transport.settle()
+        assert transport.send(_email("lost@example.com"), lambda: False) is False
+        recorder.refuse = True
+        assert transport.send(_email("b@example.com"), lambda: True) is True
+        with pytest.raises(smtplib.SMTPDataError):
+            transport.settle()
+    finally:
+        transport.close()
+    assert [rcpts for _, rcpts, _ in recorder.messages] == [["a@example.com"]]
+
+
+def test_without_a_session_the_transport_claims_then_sends_as_the_backend_does(smtp_server):
+    recorder, port = smtp_server
+    transport = SMTPTransport(EmailBackend(host="127.0.0.1", port=port))  # never opened
+    order = []
+
+    def claim() -> bool:
+        order.append(len(recorder.messages))
+        return True
+
+    assert transport.send(_email("a@example.com"), claim) is True
+    transport.settle()  # nothing pending: the backend's send knew at once
+    assert order == [0]
+    assert [rcpts for _, rcpts, _ in recorder.messages] == [["a@example.com"]]

@@ -1,0 +1,64 @@
+"""The ranker gives exactly the picks, scores and reasons recorded before the signal table
+(issue #12): tests/fixtures/ranking/expected_picks.json, made by the ranker of then."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from digest.ranking import Candidate, Profile, Ranker
+from digest.ranking import semantic as ranking_semantic
+
+
+def _hashed_words(texts: list[str]) -> np.ndarray:
+    # A deterministic stand-in for the model: a hashed bag of words, unit length.
+    out = np.zeros((len(texts), 32), np.float32)
+    for i, text in enumerate(texts):
+        for word in text.lower().replace(".", " ").replace(",", " ").split():
+            out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % 32] += 1
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms > 0, norms, 1)
+
+
+@pytest.fixture
+def recorded(fixtures_dir) -> dict[str, Any]:
+    path = fixtures_dir / "ranking" / "expected_picks.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _papers(real_papers: list[Candidate], recorded: dict[str, Any]) -> list[Candidate]:
+    return [
+        replace(p, categories=tuple(cats), age_days=age)
+        for p, cats, age in zip(
+            real_papers, recorded["categories"], recorded["age_days"], strict=True
+        )
+    ]
+
+
+def _profile(row: dict[str, Any]) -> Profile:
+    fields = {k: tuple(v) for k, v in row.items() if k not in ("key", "k", "exclude")}
+    return Profile(key=row["key"], k=row["k"], exclude=frozenset(row["exclude"]), **fields)
+
+
+@pytest.mark.parametrize("case", ["lexical", "semantic", "custom_weights"])
+def test_it_gives_the_recorded_picks(settings, real_papers, recorded, case):
+    (spec,) = [c for c in recorded["cases"] if c["name"] == case]
+    settings.DIGEST_SEMANTIC = spec["semantic"]
+    if spec["semantic"]:
+        ranking_semantic.use_encoder(_hashed_words, name="hashed")
+    papers = _papers(real_papers, recorded)
+    ranker = Ranker(papers[:34], reference=papers[34:], weights=spec["weights"])
+    profiles = [_profile(row) for row in spec["profiles"]]
+    columns = ranker.rank_columns(profiles)
+    exact = columns.score.tolist()
+    got = [
+        [[p.arxiv_id, p.score, exact[int(columns.offsets[i]) + j], p.reason, list(p.reasons)]
+         for j, p in enumerate(picks)]
+        for i, picks in enumerate(ranker.rank(profiles))
+    ]  # fmt: skip
+    assert got == spec["expected"]

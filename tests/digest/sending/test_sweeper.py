@@ -1,0 +1,57 @@
+"""sweeper.py: what a dead worker left, found and sent again or handed to the admin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from digest import editions, sending
+from digest.models import Delivery
+
+
+def _build(day, **kwargs):
+    return editions.digest_run_build(day=day, **kwargs)
+
+
+def test_the_sweeper_requeues_a_delivery_left_sending_with_the_same_message_id(
+    subscriber_factory, papers, day, mailoutbox
+):
+    subscriber_factory()
+    run = _build(day)
+    sending.digest_run_send(run=run)
+    delivery = Delivery.objects.get()
+    assert sending.delivery_claim(delivery=delivery)  # a worker claims it, then dies
+    assert sending.delivery_sweep_stuck(timeout=timedelta(minutes=15)) == 0  # too recent
+    later = timezone.now() + timedelta(minutes=16)
+    assert sending.delivery_sweep_stuck(now=later) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.needs_reconciliation) == ("planned", True)
+    sending.delivery_send_chunk(delivery_ids=[delivery.pk])
+    assert mailoutbox[0].extra_headers["Message-ID"] == delivery.message_id
+
+
+def test_with_resend_off_the_sweeper_leaves_it_to_the_admin(
+    subscriber_factory, papers, day, settings, mailoutbox
+):
+    settings.DIGEST_RECONCILE_RESEND = False
+    subscriber_factory()
+    run = _build(day)
+    sending.digest_run_send(run=run)
+    delivery = Delivery.objects.get()
+    sending.delivery_claim(delivery=delivery)
+    sending.delivery_sweep_stuck(now=timezone.now() + timedelta(hours=1))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.needs_reconciliation) == ("failed", True)
+    assert mailoutbox == []
+
+
+def test_the_sweeper_requeues_orphaned_planned_deliveries(
+    subscriber_factory, papers, day, mailoutbox, django_capture_on_commit_callbacks
+):
+    subscriber_factory.create_batch(2)
+    run = _build(day)
+    sending.digest_run_send(run=run)  # the chunk task was lost with its worker
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.delivery_sweep_stuck(now=timezone.now() + timedelta(hours=1))
+    assert len(mailoutbox) == 2
