@@ -12,7 +12,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_hours, env_int, env_list
+from .env import env_bool, env_float, env_hours, env_int, env_is_set, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -222,9 +222,9 @@ DIGEST_RANKING_WEIGHT_NAMES = [
     "diversity",  # MMR: similarity to a paper already picked costs this share of its score
 ]
 DIGEST_RANKING_WEIGHTS = {
-    name: env_float(f"DIGEST_WEIGHT_{name.upper()}", default=0.0)
+    name: env_float(variable, default=0.0)
     for name in DIGEST_RANKING_WEIGHT_NAMES
-    if env.str(f"DIGEST_WEIGHT_{name.upper()}", default="").strip()
+    if env_is_set(variable := f"DIGEST_WEIGHT_{name.upper()}")
 }
 # Optional sentence-embedding blend (pip install .[semantic]).
 DIGEST_SEMANTIC = env_bool("DIGEST_SEMANTIC", default=False)

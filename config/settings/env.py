@@ -81,6 +81,11 @@ def env_hours(name: str, *, default: list[int]) -> list[int]:
     return hours
 
 
+def env_is_set(name: str) -> bool:
+    """Whether the environment gives ``name`` a value (unset and blank are the same)."""
+    return _raw(name) is not None
+
+
 def _raw(name: str) -> str | None:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():

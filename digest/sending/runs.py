@@ -1,9 +1,6 @@
 """Starting an edition's sending and sending again: chunks of planned deliveries queued.
 
-The life of an edition (DigestRun, one per date and frequency):
-building -> (awaiting_review -> approved, when DIGEST_REQUIRE_APPROVAL) -> sending -> done,
-or cancelled; a run whose error rate passes DIGEST_MAX_ERROR_RATE pauses itself.
-Each chunk is a Celery task (digest.tasks.send_deliveries) or, inline, a call of
+(A run's life and statuses: digest/editions/runs.py.) Each chunk is a Celery task (digest.tasks.send_deliveries) or, inline, a call of
 delivery_send_chunk in this process; the claims make a duplicated chunk harmless.
 """
 
