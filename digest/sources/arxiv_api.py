@@ -136,6 +136,11 @@ class ArxivApiLookup:
             into.skip(UNKNOWN_ID, missing)
 
 
+def recognises(head: bytes) -> bool:
+    """Is a saved file (its first bytes, BOM and blanks stripped, lowercased) an API answer?"""
+    return head.startswith(b"<") and b"<feed" in head and b"arxiv.org/api/" in head
+
+
 def parse(content: bytes) -> FetchResult:
     """An API answer -> one PaperData per entry; ``SourceError`` if the answer is garbage."""
     feed = feedparser.parse(content)
