@@ -40,12 +40,12 @@ from digest.models import FetchRun, PaperTrend
 from digest.sources import (
     SNIFF_BYTES,
     SOURCES,
+    arxiv_api,
     enabled_source_names,
     get_source,
     saved_file_suffixes,
     source_for_file,
 )
-from digest.sources import arxiv_api
 from digest.sources.base import SourceError
 
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
