@@ -71,7 +71,9 @@ def lookup_categories(
     finished run started since then, so that it sees the papers they bring.
     """
     the_day = date.fromisoformat(day)
-    if sources and since and self.request.retries < LOOKUP_WAIT_TRIES:
+    # Eagerly (tests, scripts) the sources have run already, inline.
+    waits = sources and since and not self.request.is_eager
+    if waits and self.request.retries < LOOKUP_WAIT_TRIES:
         waiting = sources_still_fetching(
             day=the_day, since=datetime.fromisoformat(since), sources=sources
         )

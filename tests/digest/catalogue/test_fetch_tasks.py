@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -9,7 +9,8 @@ import time_machine
 
 from digest.models import FetchRun, Paper
 from digest.sources.hf_page import HfPageSource
-from digest.tasks import fetch_all_sources, refetch_missing_sources
+from digest.tasks import fetch_all_sources, lookup_categories, refetch_missing_sources
+from digest.tasks.fetch import LOOKUP_WAIT_TRIES
 from tests.digest.sources.helpers import (
     ARXIV_API_URL,
     ARXIV_URL,
@@ -172,3 +173,60 @@ def test_the_refetch_does_not_look_up_again_when_nothing_is_missing():
     assert refetch_missing_sources.delay(DAY.isoformat()).get() == []
 
     assert FetchRun.objects.filter(source="arxiv_api").count() == 1
+
+
+class Waited(Exception):
+    pass
+
+
+@pytest.fixture
+def worker_request(monkeypatch):
+    """Run lookup_categories as a worker would (not eagerly), its retry() recorded."""
+    retries = []
+
+    def retry(countdown):
+        retries.append(countdown)
+        raise Waited
+
+    monkeypatch.setattr(lookup_categories, "retry", retry)
+
+    def call(*args, retries_so_far: int = 0):
+        lookup_categories.push_request(retries=retries_so_far, is_eager=False)
+        try:
+            return lookup_categories(*args)
+        finally:
+            lookup_categories.pop_request()
+
+    call.retries = retries
+    return call
+
+
+def test_the_lookup_waits_for_a_source_queued_with_it_that_is_still_fetching(worker_request):
+    since = datetime.now(UTC)
+    FetchRun.objects.create(source="hf_api", day=DAY)  # running
+
+    with pytest.raises(Waited):
+        worker_request(DAY.isoformat(), ["hf_api"], since.isoformat())
+
+    assert worker_request.retries == [30]
+    assert not FetchRun.objects.filter(source="arxiv_api").exists()
+
+
+def test_the_lookup_runs_once_the_sources_queued_with_it_have_finished(worker_request):
+    since = datetime.now(UTC)
+    FetchRun.objects.create(source="hf_api", day=DAY, status="failed")
+
+    run_id = worker_request(DAY.isoformat(), ["hf_api"], since.isoformat())
+
+    assert FetchRun.objects.get(pk=run_id).source == "arxiv_api"
+
+
+def test_the_lookup_stops_waiting_after_its_last_try(worker_request):
+    since = datetime.now(UTC)
+
+    run_id = worker_request(
+        DAY.isoformat(), ["hf_api"], since.isoformat(), retries_so_far=LOOKUP_WAIT_TRIES
+    )
+
+    assert FetchRun.objects.get(pk=run_id).source == "arxiv_api"
+    assert worker_request.retries == []
