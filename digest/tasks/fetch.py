@@ -72,12 +72,10 @@ def lookup_categories(
     """
     the_day = date.fromisoformat(day)
     # Eagerly (tests, scripts) the sources have run already, inline.
-    waits = sources and since and not self.request.is_eager
-    if waits and self.request.retries < LOOKUP_WAIT_TRIES:
-        waiting = sources_still_fetching(
-            day=the_day, since=datetime.fromisoformat(since), sources=sources
-        )
-        if waiting:
+    if sources and since and not self.request.is_eager:
+        tries_left = self.request.retries < LOOKUP_WAIT_TRIES
+        queued_at = datetime.fromisoformat(since)
+        if tries_left and sources_still_fetching(day=the_day, since=queued_at, sources=sources):
             raise self.retry(countdown=LOOKUP_WAIT_SECONDS)
     return catalogue_lookup_categories(day=the_day).pk
 
