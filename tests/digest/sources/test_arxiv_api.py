@@ -239,3 +239,16 @@ def test_nothing_to_look_up_sends_nothing(fake_time):
 
     assert lookup.lookup([]).papers == []
     assert fake_time.sleeps == []
+
+
+@respx.mock
+def test_100_ids_are_one_request_answered_by_the_recorded_100_entry_feed(api, fake_time):
+    content = real("arxiv_api_search_testing_100_2026-04.xml")
+    ids = [p.arxiv_id for p in parse(content).papers]
+    route = respx.get(ARXIV_API_URL).mock(side_effect=_answer(fake_time, content))
+
+    result = api.lookup(ids)
+
+    assert route.call_count == 1
+    assert route.calls.last.request.url.params["max_results"] == "100"
+    assert len(result.papers) == 100 and result.skipped == []
