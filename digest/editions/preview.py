@@ -35,6 +35,18 @@ class Preview:
     picks: list[Pick]
 
 
+def rank_one(
+    candidates: Sequence[Candidate], profile: Profile, *, reference: Sequence[Candidate] = ()
+) -> list[Pick]:
+    """One profile's picks with the digests' default ranker (as planning.py builds it):
+    the one place both preview modes of ``rank_papers`` rank through."""
+    from digest.ranking import Ranker
+
+    if not candidates:
+        return []
+    return Ranker(candidates, reference=reference).rank([profile])[0]
+
+
 def delivery_explanation(*, delivery: Delivery, arxiv_id: str) -> Explanation | None:
     """The breakdown of one pick of ``delivery``, from the edition's papers and the
     reader's profile as it is now; None if the paper is no longer in the catalogue."""
@@ -50,13 +62,11 @@ def delivery_explanation(*, delivery: Delivery, arxiv_id: str) -> Explanation | 
 
 def subscriber_preview(*, subscriber: Subscriber, day: date) -> Preview:
     """The picks ``subscriber``'s email of ``day`` would have, with their reasons."""
-    from digest.ranking import Ranker
-
     frequency = subscriber.frequency
     papers = _papers_for(day=day, frequency=frequency)
     sent = _sent_elsewhere(subscriber=subscriber, day=day, frequency=frequency)
     candidates, profile, reference = _inputs(subscriber, papers, today=day, exclude=sent)
-    picks = Ranker(candidates, reference=reference).rank([profile])[0] if candidates else []
+    picks = rank_one(candidates, profile, reference=reference)
     return Preview(day, frequency, {p.arxiv_id: p for p in papers}, picks)
 
 

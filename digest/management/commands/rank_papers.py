@@ -24,8 +24,8 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from digest.catalogue import latest_trending_day
-from digest.editions.preview import subscriber_preview
-from digest.ranking import Candidate, Pick, Profile, parse_interests, rank_for_all
+from digest.editions.preview import rank_one, subscriber_preview
+from digest.ranking import Candidate, Pick, Profile, parse_interests
 from digest.ranking.inputs import reference_candidates
 from subscriptions.models import Subscriber
 
@@ -76,7 +76,7 @@ class Command(BaseCommand):
             k=10 if options["top"] is None else options["top"],
         )
         reference = self._reference(papers, [*profile.liked, *profile.disliked])
-        picks = rank_for_all(papers, [profile], reference=reference)[0]
+        picks = rank_one(papers, profile, reference=reference)
         # The ranker keeps the first copy of a paper listed twice: so does the title.
         titles: dict[str, str] = {}
         for p in papers:
