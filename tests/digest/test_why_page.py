@@ -147,3 +147,20 @@ def test_the_why_url_is_the_feedback_token_not_a_new_signature(sent):
     url = tokens.why_url(subscriber, delivery.pk, "2607.00001")
     token = tokens.delivery_feedback_token(subscriber, delivery.pk)
     assert re.search(rf"/digest/why/{re.escape(token)}/2607\.00001/$", url)
+
+
+def test_the_readers_own_words_are_escaped(client: Client, subscriber_factory, papers, day):
+    papers[0].title = "Diffusion <b>models</b> for long video generation"
+    papers[0].save()
+    subscriber = subscriber_factory(
+        interests='<script>alert("x")</script>, diffusion <b>models</b>'
+    )
+    sending.digest_run_send(run=editions.digest_run_build(day=day), inline=True)
+    delivery = Delivery.objects.get(subscriber=subscriber)
+    pick = next(p for p in delivery.picks if p["arxiv_id"] == papers[0].arxiv_id)
+
+    body = client.get(_path(tokens.why_url(subscriber, delivery.pk, pick["arxiv_id"]))).content
+    body = body.decode()
+
+    assert "<script>" not in body and "<b>models</b>" not in body
+    assert "diffusion &lt;b&gt;models&lt;/b&gt;" in body
