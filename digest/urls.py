@@ -8,4 +8,6 @@ app_name = "digest"
 urlpatterns = [
     path("feed/<str:token>/", views.feed, name="feed"),
     path("web/<str:token>/", views.web_version, name="web_version"),
+    # The token is the email's feedback token (one per delivery); the paper must be a pick.
+    path("why/<str:token>/<path:arxiv_id>/", views.why_paper, name="why_paper"),
 ]

@@ -1,4 +1,5 @@
-"""Public digest pages behind signed links: the web version of an email, the Atom feed."""
+"""Public digest pages behind signed links: the web version of an email, the Atom feed,
+"why this paper?"."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from digest.editions import preview
 from digest.editions import selectors as selectors_runs
 from digest.emails import delivery_render
 from subscriptions.tokens import BadToken, Purpose, read_token
@@ -52,3 +54,33 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
         },
     )
     return HttpResponse(body, content_type="application/atom+xml; charset=utf-8")
+
+
+@require_GET
+def why_paper(request: HttpRequest, token: str, arxiv_id: str) -> HttpResponse:
+    """The breakdown of one pick. The token is the email's feedback token: it signs the
+    reader and the delivery, so the page shows only papers of that email."""
+    try:
+        data = read_token(token, Purpose.FEEDBACK)
+    except BadToken:
+        return render(request, "digest/bad_link.html", status=400)
+    delivery = selectors_runs.delivery_for_subscriber(
+        subscriber=data.subscriber, delivery_id=data.extra
+    )
+    if delivery is None:  # an older per-paper feedback token, or a digest since deleted
+        return render(request, "digest/bad_link.html", status=400)
+    pick = next((p for p in delivery.picks if p.get("arxiv_id") == arxiv_id), None)
+    if pick is None:
+        raise Http404("Not a paper of this digest")
+    explanation = preview.delivery_explanation(delivery=delivery, arxiv_id=arxiv_id)
+    if explanation is None:
+        raise Http404("This paper is no longer in the catalogue")
+    ctx = {
+        "delivery": delivery,
+        "pick": pick,
+        "paper": delivery.run.papers.get(arxiv_id, {}),
+        "why": explanation,
+        "rows": [c for c in explanation.contributions if c.on],
+        "off": [c.name for c in explanation.contributions if not c.on],
+    }
+    return render(request, "digest/why.html", ctx)

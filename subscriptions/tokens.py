@@ -148,6 +148,12 @@ def delivery_feedback_url(
     return absolute(reverse("subscriptions:delivery_feedback", args=args))
 
 
+def why_url(subscriber: Subscriber, delivery_id: int, arxiv_id: str) -> str:
+    """ "Why this paper?" of one pick: signed by the email's one feedback token."""
+    token = delivery_feedback_token(subscriber, delivery_id)
+    return absolute(reverse("digest:why_paper", args=[token, arxiv_id]))
+
+
 def feed_url(subscriber: Subscriber) -> str:
     """Private Atom feed of the subscriber's picks (served by digest.views)."""
     token = make_token(subscriber, Purpose.FEED)

@@ -116,6 +116,15 @@ class _Links:
         url = reverse("subscriptions:delivery_feedback", args=args)
         return tokens.absolute(url).replace(self.PLACEHOLDER, mark)
 
+    def why_pattern(self, arxiv_id: str, mark: str) -> str:
+        """The "why this paper?" URL of one pick, with ``mark`` in place of the token (the
+        feedback token: the page accepts only papers of that delivery)."""
+        url = reverse("digest:why_paper", args=[self.PLACEHOLDER, arxiv_id])
+        return tokens.absolute(url).replace(self.PLACEHOLDER, mark)
+
+    def why(self, subscriber: Any, delivery_id: int, arxiv_id: str) -> str:
+        return self.why_pattern(arxiv_id, self.feedback_token(subscriber, delivery_id))
+
     def feedback(self, subscriber: Any, delivery_id: int, arxiv_id: str, kind: str) -> str:
         token = self.feedback_token(subscriber, delivery_id)
         return self.feedback_pattern(arxiv_id, kind, token)
@@ -236,6 +245,7 @@ class RunRenderer:
             "paper": paper,
             "like_url": self.links.feedback_pattern(arxiv_id, "like", mark),
             "dislike_url": self.links.feedback_pattern(arxiv_id, "dislike", mark),
+            "why_url": self.links.why_pattern(arxiv_id, mark),
             **_marks("reason"),
         }
         block = render_to_string("emails/partials/digest-paper.html", ctx)

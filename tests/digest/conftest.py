@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from digest.emails import digest as emails
+from digest.sources import arxiv_api
 
 DAY = date(2026, 11, 17)  # a Tuesday
 TITLES = [
@@ -24,6 +25,13 @@ def _clean_state():
     emails._renderers.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_arxiv_api_waits(monkeypatch):
+    # The process-wide 3 s spacing of arXiv API requests, without waiting in tests
+    # (tests/digest/sources/test_arxiv_api.py checks the spacing with a fake clock).
+    monkeypatch.setattr(arxiv_api, "_PROCESS_SPACING", arxiv_api.Spacing(sleep=lambda s: None))
 
 
 @pytest.fixture

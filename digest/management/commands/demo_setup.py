@@ -32,6 +32,8 @@ class Command(BaseCommand):
             call_command(
                 "fetch_papers", "--file", str(settings.DIGEST_SAMPLE_DIR / "hf_daily_papers")
             )
+            # The lookup step, replayed offline: arXiv API answers for the sample papers.
+            call_command("fetch_papers", "--file", str(settings.DIGEST_SAMPLE_DIR / "arxiv_api"))
         password = self._ensure_admin()
         subscriber = self._ensure_subscriber()
         day = latest_trending_day()

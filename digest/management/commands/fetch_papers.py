@@ -6,10 +6,16 @@
     manage.py fetch_papers --file digest/sample_data/hf_daily_papers        # a directory
     manage.py fetch_papers --file saved.json --date 2026-07-01              # one file
 
+Live, each day's sources are followed by the lookup step ("arxiv_api": arXiv categories
+of the papers that have none, digest/catalogue/lookup.py); with --source, only the names
+given run (``--source hf_api arxiv_api`` for both).
+
 A file's format is detected by the sources themselves (``Source.recognises``, from its
-content, else its suffix) unless --source forces one. Its trending day comes from --date,
-else from a YYYY-MM-DD in its name, else from the data itself. Bad data never makes the
-command fail: it is recorded on the FetchRun and counted in the summary.
+content, else its suffix) unless --source forces one; a saved arXiv API answer is
+applied to the catalogue after every other file. Its trending day comes from --date,
+else from a YYYY-MM-DD in its name, else from the data itself (else today, for an arXiv
+API answer). Bad data never makes the command fail: it is recorded on the FetchRun and
+counted in the summary.
 """
 
 from __future__ import annotations
@@ -22,10 +28,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.catalogue import catalogue_fetch, catalogue_ingest, catalogue_record_failure
+from digest.catalogue import (
+    LOOKUP_SOURCE,
+    catalogue_apply_lookup,
+    catalogue_fetch,
+    catalogue_ingest,
+    catalogue_lookup_categories,
+    catalogue_record_failure,
+)
 from digest.models import FetchRun, PaperTrend
 from digest.sources import (
+    SNIFF_BYTES,
     SOURCES,
+    arxiv_api,
     enabled_source_names,
     get_source,
     saved_file_suffixes,
@@ -60,8 +75,8 @@ class Command(BaseCommand):
             dest="sources",
             nargs="+",
             action="extend",
-            choices=sorted(SOURCES),
-            help="only these sources (default: settings.DIGEST_SOURCES)",
+            choices=[*sorted(SOURCES), LOOKUP_SOURCE],
+            help=f"only these steps (default: settings.DIGEST_SOURCES, then {LOOKUP_SOURCE})",
         )
         parser.add_argument("--file", type=Path, help="a saved response, or a directory of them")
 
@@ -72,7 +87,8 @@ class Command(BaseCommand):
         if options["file"]:
             self._ingest_path(options["file"], options["sources"] or [], since, until)
         else:
-            self._fetch_live(options["sources"] or enabled_source_names(), since, until)
+            steps = options["sources"] or [*enabled_source_names(), LOOKUP_SOURCE]
+            self._fetch_live(steps, since, until)
         self._print_summary()
 
     # --- live ------------------------------------------------------------------------
@@ -83,8 +99,12 @@ class Command(BaseCommand):
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         total = len(days) * len(sources)
         for day in days:
-            for source in sources:
-                run = catalogue_fetch(source=source, day=day)
+            # The lookup step last: it looks up the papers the sources just brought.
+            for source in sorted(sources, key=lambda name: name == LOOKUP_SOURCE):
+                if source == LOOKUP_SOURCE:
+                    run = catalogue_lookup_categories(day=day)
+                else:
+                    run = catalogue_fetch(source=source, day=day)
                 self._report(run, step=self.tally.runs + 1, total=total)
 
     # --- saved responses -------------------------------------------------------------
@@ -103,8 +123,16 @@ class Command(BaseCommand):
             files = [path]
         else:
             raise CommandError(f"no such file or directory: {path}")
+        # Saved arXiv API answers describe papers: after the files that bring them.
+        files.sort(key=lambda file: self._is_lookup(file, forced))
         for step, file in enumerate(files, start=1):
             self._ingest_file(file, forced, since, until, step=step, total=len(files))
+
+    def _is_lookup(self, path: Path, forced: str | None) -> bool:
+        if forced:
+            return forced == LOOKUP_SOURCE
+        with path.open("rb") as file:
+            return arxiv_api.recognises(_head(file.read(SNIFF_BYTES)))
 
     def _files_in(self, directory: Path, since: date | None, until: date | None) -> list[Path]:
         suffixes = saved_file_suffixes()
@@ -127,6 +155,9 @@ class Command(BaseCommand):
         total: int,
     ) -> None:
         content = path.read_bytes()
+        if self._is_lookup(path, forced):
+            self._apply_lookup_file(path, content, since, until, step=step, total=total)
+            return
         source = forced or source_for_file(content, suffix=path.suffix)
         day = self.forced_day or _name_day(path)
         if source is None:
@@ -147,6 +178,27 @@ class Command(BaseCommand):
         elif _in_range(day, since, until, unknown=False):
             run = catalogue_ingest(source=source, day=day, result=result)
             self._report(run, step=step, total=total, name=path.name)
+
+    def _apply_lookup_file(
+        self,
+        path: Path,
+        content: bytes,
+        since: date | None,
+        until: date | None,
+        *,
+        step: int,
+        total: int,
+    ) -> None:
+        day = self.forced_day or _name_day(path) or _today()
+        if not _in_range(day, since, until, unknown=False):
+            return
+        try:
+            result = arxiv_api.parse(content)
+        except SourceError as exc:
+            run = catalogue_record_failure(source=LOOKUP_SOURCE, day=day, error=str(exc))
+        else:
+            run = catalogue_apply_lookup(day=day, result=result)
+        self._report(run, step=step, total=total, name=path.name)
 
     # --- output ----------------------------------------------------------------------
 
@@ -189,6 +241,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {failure}")
         else:
             self.stdout.write("Failed: none")
+
+
+def _head(content: bytes) -> bytes:
+    """A saved file's first bytes as ``recognises`` functions expect them."""
+    return content[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
 
 
 def _day_range(

@@ -12,7 +12,13 @@ import respx
 from django.core.management import CommandError, call_command
 
 from digest.models import FetchRun, Paper, PaperTrend
-from tests.digest.sources.helpers import FIXTURES, HF_API_URL, SAMPLE_DIR
+from tests.digest.sources.helpers import (
+    ARXIV_API_URL,
+    FIXTURES,
+    HF_API_URL,
+    SAMPLE_DIR,
+    arxiv_api_answer,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +177,63 @@ def test_it_fetches_live_from_the_real_url_for_each_day_and_source():
     ]
     assert "[1/2] 2026-07-01 hf_api    ok      new=23" in out
     assert "Summary: 2 day(s), 2 run(s), 46 paper(s): 46 new" in out
+
+
+ARXIV_SAMPLE_DIR = SAMPLE_DIR.parent / "arxiv_api"
+
+
+def test_saved_arxiv_api_answers_give_the_sample_papers_categories_after_the_other_files(
+    tmp_path,
+):
+    # One directory with both, the answer's name sorting first: it is still applied last.
+    shutil.copy(SAMPLE_DIR / "2026-07-01.json", tmp_path / "2026-07-01.json")
+    shutil.copy(ARXIV_SAMPLE_DIR / "2026-07-01.xml", tmp_path / "2026-07-01-a.xml")
+
+    out = run_command("--file", str(tmp_path))
+
+    lines = [line for line in out.splitlines() if line.startswith("[")]
+    assert lines[0].startswith("[1/2] 2026-07-01 hf_api    ok      new=23")
+    assert lines[1].startswith("[2/2] 2026-07-01 arxiv_api ok      new=0 updated=23")
+    assert not Paper.objects.filter(categories=[]).exists()
+    assert Paper.objects.get(arxiv_id="2606.31315").categories[0].startswith("cs.")
+
+
+def test_every_shipped_sample_paper_has_a_shipped_arxiv_answer():
+    run_command("--file", str(SAMPLE_DIR))
+
+    out = run_command("--file", str(ARXIV_SAMPLE_DIR))
+
+    assert "Failed: none" in out and " 0 skipped, 0 errors" in out
+    assert not Paper.objects.filter(categories=[]).exists()
+
+
+def test_a_saved_answer_that_is_garbage_is_a_failed_lookup_run(tmp_path):
+    shutil.copy(FIXTURES / "broken" / "arxiv_api_truncated.xml", tmp_path / "2026-07-01.xml")
+
+    out = run_command("--file", str(tmp_path / "2026-07-01.xml"))
+
+    assert "2026-07-01 arxiv_api failed" in out
+    assert FetchRun.objects.get().source == "arxiv_api"
+
+
+@respx.mock
+def test_live_the_lookup_runs_after_the_sources_of_each_day():
+    respx.get(HF_API_URL).mock(
+        side_effect=lambda request: httpx.Response(
+            200, content=(SAMPLE_DIR / f"{request.url.params['date']}.json").read_bytes()
+        )
+    )
+    api = respx.get(ARXIV_API_URL).mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            content=arxiv_api_answer(
+                {i: ["cs.LG"] for i in request.url.params["id_list"].split(",")}
+            ),
+        )
+    )
+
+    out = run_command("--date", "2026-07-01", "--source", "hf_api", "arxiv_api")
+
+    assert "[2/2] 2026-07-01 arxiv_api ok      new=0 updated=23" in out
+    assert api.call_count == 1
+    assert set(map(tuple, Paper.objects.values_list("categories", flat=True))) == {("cs.LG",)}

@@ -130,6 +130,7 @@ def test_its_cached_links_are_the_same_as_the_token_modules(db):
         assert links.feedback(subscriber, 12, arxiv_id, "like") == tokens.delivery_feedback_url(
             subscriber, 12, arxiv_id, "like"
         )
+        assert links.why(subscriber, 12, arxiv_id) == tokens.why_url(subscriber, 12, arxiv_id)
     assert links.unsubscribe(subscriber) == tokens.unsubscribe_url(subscriber)
     assert links.manage(subscriber) == tokens.manage_url(subscriber)
     assert links.web_version(subscriber, 12) == tokens.web_version_url(subscriber, 12)
@@ -148,7 +149,7 @@ def test_its_feedback_links_share_one_token_that_signs_the_delivery(db):
             assert f'href="{url}"' in out.html
             assert url in out.text
     token = tokens.delivery_feedback_token(subscriber, 77)
-    assert out.html.count(token) == 2 * len(papers)
+    assert out.html.count(token) == 3 * len(papers)  # like, dislike, why this paper
     assert tokens.read_token(token, tokens.Purpose.FEEDBACK).extra == "77"
 
 
