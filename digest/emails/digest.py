@@ -38,11 +38,12 @@ MARK = re.compile(r"@@([a-z_]+)@@")
 STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 MSO_ONLY = re.compile(r"<!--\[if mso\]>.*?<!\[endif\]-->", re.S)
 PREHEADER_CHARS = 140
-# Shown 536 px wide (600 less the page and card padding); Hugging Face's paper thumbnails
-# are social cards of about 1.91:1. Outlook sizes by the attributes, the rest by
-# width:100%;height:auto, so a thumbnail of another shape is not distorted there.
-THUMB_WIDTH = 536
-THUMB_HEIGHT = 281
+# Shown across the card: 582 px (600 less the page's padding and the card's border), and
+# narrower on phones. Hugging Face's paper thumbnails are 1200x630 social cards; Outlook
+# sizes by these attributes, other clients by width:100%;height:auto, so a thumbnail of
+# another shape is not distorted there.
+THUMB_WIDTH = 582
+THUMB_HEIGHT = 306
 PREHEADER_PAD = range(40)  # &zwnj;&nbsp; pairs: keep the body out of the inbox preview
 _CACHE_SIZE = 8
 _renderers: dict[tuple[int, int], RunRenderer] = {}
