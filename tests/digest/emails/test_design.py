@@ -101,6 +101,7 @@ def test_twenty_picks_of_long_but_usual_papers_make_a_message_under_100_kb(db):
     raw = message.message().as_bytes()
     assert len(raw) < 100_000
     parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == message.subject and message.subject.endswith("… + 19 more")
     assert parsed.get_body(("html",)).get_content().count('class="card"') == 20
     assert parsed.get_body(("plain",)).get_content().count("More like this:") == 20
 
@@ -157,7 +158,7 @@ def test_it_holds_in_outlook_with_mso_conditional_comments_and_tables(db):
     assert '<table role="presentation" width="600"' in out.html  # Outlook's fixed width
     assert 'role="presentation"' in out.html and '<div class="card"' not in out.html
     # Outlook's own rules stay in its comment, not inlined into every element.
-    assert "!important;" not in out.content_html.split("<style", 1)[0][:2000]
+    assert "!important" not in out.content_html
 
 
 def test_it_keeps_dark_mode(db):
