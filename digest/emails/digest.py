@@ -3,9 +3,11 @@
 Everything that is the same for every reader of an edition is rendered through Django
 templates and CSS-inlined ONCE per run: the frame (emails/digest-body.html extending
 emails/base.html, inlined as a whole document so the <style> block with the dark-mode
-rules stays), the subject and text frames, and one block per paper. Per-subscriber
-values are left as ``@@name@@`` markers, split out once and joined per email, which is
-two orders of magnitude cheaper than a template render plus an inliner run.
+rules stays), the text frame (wrapped at 78 columns once), and one block per paper.
+Per-subscriber values are left as ``@@name@@`` markers, split out once and joined per
+email, which is two orders of magnitude cheaper than a template render plus an inliner
+run. The subject ("<top title…> + N more") and a reason's wrapped text line are made once
+per run and value, and looked up per email.
 
 Papers are rendered from the run's snapshot (DigestRun.papers) and the delivery's picks,
 so the admin can re-render exactly the email a subscriber got.
