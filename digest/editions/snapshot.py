@@ -9,17 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from digest.catalogue.tldr import paper_tldr
 from digest.sources import public_paper_url
 
 AUTHORS_SHOWN = 3
-SUMMARY_CHARS = 280
 
 
 def paper_snapshot(paper: Any) -> dict[str, Any]:
     """What the email shows of a paper, frozen into DigestRun.papers at build time."""
-    summary = paper.ai_summary or paper.abstract or ""
-    if len(summary) > SUMMARY_CHARS:
-        summary = summary[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    # The TL;DR: the AI summary, else the abstract's first sentence (issue #13).
+    summary = paper_tldr(ai_summary=paper.ai_summary, abstract=paper.abstract)
     return {
         "title": " ".join(paper.title.split()),
         "url": public_paper_url(paper.arxiv_id, paper.sources or []) or paper.arxiv_url,
@@ -32,6 +31,7 @@ def paper_snapshot(paper: Any) -> dict[str, Any]:
         "code_url": paper.github_repo,
         "stars": paper.github_stars,
         "project_url": paper.project_page,
+        "thumbnail_url": paper.thumbnail_url,
     }
 
 

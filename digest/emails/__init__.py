@@ -1,6 +1,6 @@
 """All rendering: transactional emails (transactional.py, healthchecks' make_message), the
 bulk digest renderer (digest.py: shared parts rendered once per edition, filled per
-reader) and the digest's MIME bytes (mime.py)."""
+reader), plain-text wrapping and subjects (text.py) and the digest's MIME bytes (mime.py)."""
 
 from digest.emails.digest import (
     RenderedDigest,

@@ -3,9 +3,11 @@
 Everything that is the same for every reader of an edition is rendered through Django
 templates and CSS-inlined ONCE per run: the frame (emails/digest-body.html extending
 emails/base.html, inlined as a whole document so the <style> block with the dark-mode
-rules stays), the subject and text frames, and one block per paper. Per-subscriber
-values are left as ``@@name@@`` markers, split out once and joined per email, which is
-two orders of magnitude cheaper than a template render plus an inliner run.
+rules stays), the text frame (wrapped at 78 columns once), and one block per paper.
+Per-subscriber values are left as ``@@name@@`` markers, split out once and joined per
+email, which is two orders of magnitude cheaper than a template render plus an inliner
+run. The subject ("<top title…> + N more") and a reason's wrapped text line are made once
+per run and value, and looked up per email.
 
 Papers are rendered from the run's snapshot (DigestRun.papers) and the delivery's picks,
 so the admin can re-render exactly the email a subscriber got.
@@ -29,13 +31,22 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from digest.emails.mime import DigestEmail
+from digest.emails.text import cut_at_word, digest_subject, wrap_text
 from subscriptions import tokens
 from subscriptions.models import Frequency
 from subscriptions.tokens import Purpose
 
 MARK = re.compile(r"@@([a-z_]+)@@")
 STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
-TOP_TITLE_CHARS = 70
+MSO_ONLY = re.compile(r"<!--\[if mso\]>.*?<!\[endif\]-->", re.S)
+PREHEADER_CHARS = 140
+# Shown across the card: 582 px (600 less the page's padding and the card's border), and
+# narrower on phones. Hugging Face's paper thumbnails are 1200x630 social cards; Outlook
+# sizes by these attributes, other clients by width:100%;height:auto, so a thumbnail of
+# another shape is not distorted there.
+THUMB_WIDTH = 582
+THUMB_HEIGHT = 306
+PREHEADER_PAD = range(40)  # &zwnj;&nbsp; pairs: keep the body out of the inbox preview
 _CACHE_SIZE = 8
 _renderers: dict[tuple[int, int], RunRenderer] = {}
 
@@ -141,7 +152,6 @@ class _Links:
 
 FRAME_MARKS = (
     "count",
-    "top_title",
     "preheader",
     "email",
     "papers",
@@ -185,19 +195,23 @@ def _marks(*names: str) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class _Top:
-    """The subject's top title and the preheader for one paper, plain and escaped."""
+    """What an email led by this paper shows before it is opened: subject and preheader."""
 
     title: str
     preheader: str
-    title_html: str
     preheader_html: str
 
     @classmethod
-    def of(cls, title: str) -> _Top:
-        # ASCII "...": a non-ASCII subject needs RFC 2047 encoding, slow in Python's email.
-        top = title if len(title) <= TOP_TITLE_CHARS else title[: TOP_TITLE_CHARS - 3] + "..."
-        preheader = f"Top pick: {top}" if top else "Today's trending papers"
-        return cls(top, preheader, html.escape(top), html.escape(preheader))
+    def of(cls, paper: Mapping[str, Any]) -> _Top:
+        # The subject names the paper; the preheader (the inbox's second line) says what
+        # it is about.
+        preheader = cut_at_word(paper.get("summary") or paper["title"], PREHEADER_CHARS)
+        return cls(paper["title"], preheader, html.escape(preheader))
+
+
+def _https_or_empty(url: str | None) -> str:
+    # An http:// image is blocked or warned about by most clients: no thumbnail then.
+    return url if url and url.startswith("https://") else ""
 
 
 class RunRenderer:
@@ -218,23 +232,28 @@ class RunRenderer:
             "site_url": settings.SITE_URL,
             "edition": edition_label(edition_date, frequency),
             "frequency": frequency,
-            **_marks("count", "top_title", "preheader", "email", "papers"),
+            "preheader_pad": PREHEADER_PAD,
+            **_marks("count", "preheader", "email", "papers"),
             **_marks("web_version_url", "manage_url", "unsubscribe_url"),
         }
-        subject = " ".join(render_to_string("emails/digest-subject.txt", ctx).split())
-        self.subject = _Template(subject, FRAME_MARKS)
-        self.text_frame = _Template(render_to_string("emails/digest-body.txt", ctx), FRAME_MARKS)
+        # The subject of an email without picks; with picks it names the top one.
+        self.no_pick_subject = " ".join(render_to_string("emails/digest-subject.txt", ctx).split())
+        self.subjects: dict[tuple[str, int], str] = {}
+        text = wrap_text(render_to_string("emails/digest-body.txt", ctx))
+        self.text_frame = _Template(text, FRAME_MARKS)
         document = render_to_string("emails/digest-body.html", ctx)
-        self.css = "\n".join(STYLE.findall(document))
+        # The paper blocks get the main <style> block's rules, not Outlook's own (<!--[if mso]>).
+        self.css = "\n".join(STYLE.findall(MSO_ONLY.sub("", document)))
         # keep_style_tags: the @media (prefers-color-scheme: dark) rules can't be inlined.
         inlined = css_inline.CSSInliner(keep_style_tags=True).inline(document)
         self.html_frame = _Template(inlined, FRAME_MARKS)
         self.html_blocks: dict[str, _Template] = {}
         self.text_blocks: dict[str, _Template] = {}
-        self.tops = {arxiv_id: _Top.of(paper["title"]) for arxiv_id, paper in papers.items()}
-        self.no_top = _Top.of("")
+        self.tops = {arxiv_id: _Top.of(paper) for arxiv_id, paper in papers.items()}
+        self.no_top = _Top("", self.no_pick_subject, html.escape(self.no_pick_subject))
         # Reasons repeat across subscribers (they are worded from a few parts).
         self.escaped_reasons: dict[str, str] = {}
+        self.wrapped_reasons: dict[str, str] = {}
         for arxiv_id, paper in papers.items():
             self._render_paper(arxiv_id, paper)
 
@@ -243,6 +262,9 @@ class RunRenderer:
         mark = "@@feedback_token@@"
         ctx = {
             "paper": paper,
+            "thumbnail_url": _https_or_empty(paper.get("thumbnail_url")),
+            "thumb_width": THUMB_WIDTH,
+            "thumb_height": THUMB_HEIGHT,
             "like_url": self.links.feedback_pattern(arxiv_id, "like", mark),
             "dislike_url": self.links.feedback_pattern(arxiv_id, "dislike", mark),
             "why_url": self.links.why_pattern(arxiv_id, mark),
@@ -251,7 +273,8 @@ class RunRenderer:
         block = render_to_string("emails/partials/digest-paper.html", ctx)
         inlined = css_inline.inline_fragment(block, self.css)
         self.html_blocks[arxiv_id] = _Template(inlined, PAPER_MARKS)
-        text = render_to_string("emails/partials/digest-paper.txt", ctx)
+        # The reason stands alone on its line, filled in already wrapped (_wrap_reason).
+        text = wrap_text(render_to_string("emails/partials/digest-paper.txt", ctx))
         self.text_blocks[arxiv_id] = _Template(text, PAPER_MARKS)
 
     def _escape_reason(self, reason: str) -> str:
@@ -261,6 +284,26 @@ class RunRenderer:
                 self.escaped_reasons.clear()
             escaped = self.escaped_reasons[reason] = html.escape(reason)
         return escaped
+
+    def _wrap_reason(self, reason: str) -> str:
+        wrapped = self.wrapped_reasons.get(reason)
+        if wrapped is None:
+            if len(self.wrapped_reasons) >= 100_000:
+                self.wrapped_reasons.clear()
+            wrapped = self.wrapped_reasons[reason] = wrap_text(f"Why you got it: {reason}")
+        return wrapped
+
+    def _subject(self, picks: Sequence[Mapping[str, Any]]) -> str:
+        if not picks:
+            return self.no_pick_subject
+        key = (picks[0]["arxiv_id"], len(picks))
+        subject = self.subjects.get(key)
+        if subject is None:
+            if len(self.subjects) >= 100_000:
+                self.subjects.clear()
+            title = self.tops[key[0]].title
+            subject = self.subjects[key] = digest_subject(title, len(picks) - 1)
+        return subject
 
     def render(
         self, *, delivery_id: int, subscriber: Any, picks: Sequence[Mapping[str, Any]]
@@ -276,7 +319,7 @@ class RunRenderer:
             reason = pick.get("reason", "")
             values = {"reason": self._escape_reason(reason), "feedback_token": token}
             html_papers.append(html_blocks[arxiv_id].fill(values))
-            values["reason"] = reason
+            values["reason"] = self._wrap_reason(reason)
             text_papers.append(text_blocks[arxiv_id].fill(values))
         top = self.tops[picks[0]["arxiv_id"]] if picks else self.no_top
         urls = {
@@ -289,7 +332,6 @@ class RunRenderer:
         text_values = {
             **urls,
             "count": count,
-            "top_title": top.title,
             "preheader": top.preheader,
             "email": subscriber.email,
             "papers": "\n".join(text_papers),
@@ -297,13 +339,12 @@ class RunRenderer:
         html_values = {
             **_escaped(urls),
             "count": count,
-            "top_title": top.title_html,
             "preheader": top.preheader_html,
             "email": html.escape(subscriber.email),
             "papers": content_html,
         }
         return RenderedDigest(
-            subject=self.subject.fill(text_values),
+            subject=self._subject(picks),
             text=self.text_frame.fill(text_values),
             html=self.html_frame.fill(html_values),
             content_html=content_html,

@@ -24,6 +24,7 @@ lines instead of ~200.
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Iterator
 from email.utils import formatdate, make_msgid
@@ -38,7 +39,8 @@ from django.core.mail.utils import DNS_NAME
 MAX_LINE_BYTES = 998
 HEADER_FOLD_AT = 78
 HTML_LINE_BYTES = 900
-_NO_PACK = (b"<pre", b"<textarea", b"<PRE", b"<TEXTAREA")
+# One regex pass: four `in` scans cost ~3x as much on a 45 KB digest ("<" is everywhere).
+_NO_PACK = re.compile(rb"<(?:pre|textarea)", re.IGNORECASE)
 _ADDRESS_HEADERS = {"from", "to", "cc", "reply-to"}  # set from the fields, as Django does
 
 
@@ -204,7 +206,7 @@ def _body_lines(body: bytes) -> bytes | None:
 
 def pack_html(html: bytes, width: int = HTML_LINE_BYTES) -> bytes | None:
     """HTML with its newlines as spaces, cut at spaces into lines of at most ``width``."""
-    if any(tag in html for tag in _NO_PACK):
+    if _NO_PACK.search(html):
         return _body_lines(html)  # whitespace is significant there: leave lines as they are
     ending = html[len(html.rstrip(b"\r\n")) :].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     flat = html.rstrip(b"\r\n").replace(b"\r\n", b" ").replace(b"\n", b" ").replace(b"\r", b" ")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import css_inline
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -34,5 +35,12 @@ def make_message(
         to=[to],
         headers=dict(headers or {}),
     )
-    message.attach_alternative(render_to_string(f"emails/{name}-body.html", context), "text/html")
+    message.attach_alternative(render_html(name, context), "text/html")
     return message
+
+
+def render_html(name: str, ctx: Mapping[str, Any]) -> str:
+    # Inlined like the digest (Gmail drops <style> in some views); keep_style_tags for
+    # the dark-mode and small-screen @media rules that can't be inlined.
+    html = render_to_string(f"emails/{name}-body.html", dict(ctx))
+    return css_inline.CSSInliner(keep_style_tags=True).inline(html)

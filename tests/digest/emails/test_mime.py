@@ -168,3 +168,9 @@ def test_the_digest_is_a_digest_email_with_anymails_fields(subscriber_factory, p
     (text_e, html_e), (text_g, html_g) = expected.get_payload(), got.get_payload()
     assert text_g.get_content() == text_e.get_content()
     assert html_g.get_content().split() == html_e.get_content().split()
+
+
+def test_pack_html_leaves_pre_and_textarea_alone_in_any_case():
+    for html in (b"<PRE>\n a\n</PRE>", b"<Pre>\n a\n</Pre>", b"x <TEXTAREA>\n b\n</TEXTAREA>"):
+        assert pack_html(html) == html
+    assert pack_html(b"<p>\n a\n</p>") == b"<p>  a </p>"
