@@ -45,7 +45,7 @@ def test_every_pick_of_the_email_links_its_why_page(sent):
         url = tokens.why_url(subscriber, delivery.pk, pick["arxiv_id"])
         assert url in message.body
         assert url.replace("&", "&amp;") in html
-    assert message.body.count("Why this paper? http") == len(delivery.picks)
+    assert message.body.count("Why this paper?\nhttp") == len(delivery.picks)
 
 
 def test_the_page_shows_the_breakdown_of_the_pick(client: Client, sent, papers):
