@@ -9,6 +9,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config ./config
 COPY digest ./digest
+COPY ops ./ops
 COPY subscriptions ./subscriptions
 RUN pip install --upgrade "pip>=25.1" && pip install .
 COPY . .

@@ -47,7 +47,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "created_at",
         "confirmed_at",
     )
-    list_filter = ("status", "frequency", "digest_size", "deleted_at")
+    list_filter = ("status", "frequency", "timezone", "digest_size", "deleted_at")
     search_fields = ("email", "interests")
     date_hierarchy = "created_at"
     readonly_fields = (
