@@ -33,6 +33,7 @@ from django.views.decorators.http import require_POST
 from digest import emails, sending
 from digest.models import Delivery, DigestRun, Paper
 from ops.exports import delivery_csv_rows
+from ops.logs import log_context
 from ops.stats import delivery_funnel
 
 # A page with every field read-only: the Save buttons would only pretend.
@@ -171,7 +172,8 @@ class DigestRunAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:digest_digestrun_change", args=[run_id]))
 
     def approve_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
-        return require_POST(self._approve)(request, run_id)
+        with log_context(run_id=run_id):
+            return require_POST(self._approve)(request, run_id)
 
     def _approve(self, request: HttpRequest, run_id: int) -> HttpResponse:
         run = sending.digest_run_approve(run=self._run(run_id), user=request.user.get_username())
@@ -182,7 +184,8 @@ class DigestRunAdmin(admin.ModelAdmin):
         return self._back(run_id)
 
     def cancel_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
-        return require_POST(self._cancel)(request, run_id)
+        with log_context(run_id=run_id):
+            return require_POST(self._cancel)(request, run_id)
 
     def _cancel(self, request: HttpRequest, run_id: int) -> HttpResponse:
         run = sending.digest_run_cancel(run=self._run(run_id), user=request.user.get_username())
@@ -190,7 +193,8 @@ class DigestRunAdmin(admin.ModelAdmin):
         return self._back(run_id)
 
     def resend_failed_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
-        return require_POST(self._resend_failed)(request, run_id)
+        with log_context(run_id=run_id):
+            return require_POST(self._resend_failed)(request, run_id)
 
     def _resend_failed(self, request: HttpRequest, run_id: int) -> HttpResponse:
         run = self._run(run_id)
@@ -327,7 +331,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def resend_view(self, request: HttpRequest, delivery_id: int) -> HttpResponse:
-        return require_POST(self._resend)(request, delivery_id)
+        with log_context(delivery_id=delivery_id):
+            return require_POST(self._resend)(request, delivery_id)
 
     def _resend(self, request: HttpRequest, delivery_id: int) -> HttpResponse:
         delivery = get_object_or_404(Delivery, pk=delivery_id)
