@@ -41,3 +41,22 @@ def test_publishing_the_task_to_the_broker_fires_the_beat_signal(db):
         assert Heartbeat.objects.filter(name="beat").exists()
     finally:
         app.control.purge()
+
+
+def test_ops_check_beat_passes_on_a_recent_tick_and_fails_on_an_old_or_missing_one(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="beat: never seen"):
+        call_command("ops_check", "beat")
+    Heartbeat.objects.create(name="beat", at=timezone.now() - timedelta(minutes=10))
+    with pytest.raises(CommandError, match=r"beat: no heartbeat for 6\d\d"):
+        call_command("ops_check", "beat")
+    Heartbeat.objects.filter(name="beat").update(at=timezone.now())
+    call_command("ops_check", "beat")
+
+
+def test_ops_check_ready_runs_the_readiness_checks(db, capsys):
+    from django.core.management import call_command
+
+    call_command("ops_check", "ready")
+    assert '"failed": []' in capsys.readouterr().out
