@@ -15,7 +15,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@setup_logging.connect
+@setup_logging.connect  # type: ignore[untyped-decorator]  # celery ships no types
 def _use_django_logging(**kwargs: Any) -> None:
     # Workers and beat log like the web app (settings.LOGGING: LOG_FORMAT=json too)
     # instead of Celery replacing the root logger's handlers.

@@ -20,6 +20,9 @@ class DigestAdminSite(admin.AdminSite):
     site_title = "Paper Digest admin"
     index_title = "Today at a glance"
     index_template = "admin/ops/dashboard.html"
+    # The navigation sidebar takes 300 of 1280 px from every list; the front page and
+    # the breadcrumbs lead everywhere it does.
+    enable_nav_sidebar = False
 
     def index(self, request: HttpRequest, extra_context: Any = None) -> TemplateResponse:
         return super().index(request, {**dashboard_context(), **(extra_context or {})})

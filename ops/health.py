@@ -62,9 +62,9 @@ def age_seconds(at: datetime | None, *, now: datetime | None = None) -> float | 
 
 def last_successful_fetch() -> datetime | None:
     """When the latest fetch that stored something (ok or partial) finished."""
-    return FetchRun.objects.filter(
-        status__in=[FetchRun.Status.OK, FetchRun.Status.PARTIAL]
-    ).aggregate(at=Max("finished_at"))["at"]
+    ok = FetchRun.objects.filter(status__in=[FetchRun.Status.OK, FetchRun.Status.PARTIAL])
+    at: datetime | None = ok.aggregate(at=Max("finished_at"))["at"]
+    return at
 
 
 def _run(check: Callable[[], None]) -> Check:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -25,6 +26,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
@@ -57,7 +59,7 @@ class DigestRunAdmin(admin.ModelAdmin):
         "opened",
         "clicked",
         "bounced",
-        "created_at",
+        "created",
     )
     list_filter = ("status", "frequency")
     search_fields = ("week", "note", "approved_by")
@@ -94,11 +96,15 @@ class DigestRunAdmin(admin.ModelAdmin):
             run.planned_count,
         )
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, run: DigestRun) -> str:
+        return _short_time(run.created_at)
+
     @admin.display(description="failed", ordering="failed_count")
     def failed(self, run: DigestRun) -> int:
         return run.failed_count
 
-    @admin.display(description="deliv.", ordering="delivered_count")
+    @admin.display(description="delivered", ordering="delivered_count")
     def delivered(self, run: DigestRun) -> int:
         return run.delivered_count
 
@@ -238,6 +244,10 @@ class DigestRunAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(f"{url}?email={delivery.subscriber.email}")
 
 
+def _short_time(at: datetime | None) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else "-"
+
+
 def _csv_name(run: DigestRun) -> str:
     return f"deliveries-{run.frequency}-{run.week or run.edition_date}.csv"
 
@@ -270,8 +280,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         "run",
         "status",
         "attempts",
-        "needs_reconciliation",
-        "sent_at",
+        "reconcile",
+        "sent",
         "last_error_short",
     )
     list_filter = ("status", "needs_reconciliation", "run__frequency", "run")
@@ -283,7 +293,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return super().get_queryset(request).defer("run__papers")
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         fields = [f.name for f in Delivery._meta.fields if f.name not in ("id", "picks")]
         return [*fields, "picks_table"]
 
@@ -304,6 +314,15 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="check", boolean=True, ordering="needs_reconciliation")
+    def reconcile(self, delivery: Delivery) -> bool:
+        # Whether a dead worker left it: check with the ESP before resending.
+        return delivery.needs_reconciliation
+
+    @admin.display(description="sent", ordering="sent_at")
+    def sent(self, delivery: Delivery) -> str:
+        return _short_time(delivery.sent_at)
 
     @admin.display(description="last error")
     def last_error_short(self, delivery: Delivery) -> SafeString:

@@ -8,7 +8,15 @@ from xml.etree import ElementTree
 
 import pytest
 
-from ops.charts import PALETTE, Series, line_chart, nice_ticks
+from ops.charts import (
+    HEIGHT,
+    MARGIN_BOTTOM,
+    MARGIN_TOP,
+    PALETTE,
+    Series,
+    line_chart,
+    nice_ticks,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(30)]
@@ -55,8 +63,9 @@ def test_each_point_says_its_series_day_and_value_and_sits_at_its_height():
     assert points[-1].find(f"{SVG}title").text == "sent, 2026-11-30: 290"
     # The y axis goes to 300: 290 is near the top, 0 on the axis line.
     ys = [float(p.get("cy")) for p in points]
-    assert ys[0] == 194.0 and ys[0] > ys[15] > ys[29]
-    assert ys[29] == pytest.approx(194 - 290 * (194 - 34) / 300, abs=0.1)
+    bottom, top = HEIGHT - MARGIN_BOTTOM, MARGIN_TOP
+    assert ys[0] == bottom and ys[0] > ys[15] > ys[29]
+    assert ys[29] == pytest.approx(bottom - 290 * (bottom - top) / 300, abs=0.1)
 
 
 def test_the_axes_carry_tick_values_and_day_labels_ending_today():

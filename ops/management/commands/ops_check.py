@@ -1,8 +1,8 @@
 """Health checks for processes that serve no HTTP (compose healthchecks): exit 0 or 1.
 
-    manage.py ops_check beat     # beat queued the heartbeat task lately
-    manage.py ops_check worker   # a worker ran it lately
-    manage.py ops_check ready    # what /readyz checks: database, cache, broker
+manage.py ops_check beat     # beat queued the heartbeat task lately
+manage.py ops_check worker   # a worker ran it lately
+manage.py ops_check ready    # what /readyz checks: database, cache, broker
 """
 
 from __future__ import annotations
