@@ -15,7 +15,7 @@ from datetime import date
 from html import escape
 
 WIDTH, HEIGHT = 460, 230
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 24, 34, 26
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 30, 34, 26
 # Colour-blind-safe (Okabe-Ito), in the order series are given.
 PALETTE = ("#0072B2", "#009E73", "#E69F00", "#CC79A7", "#D55E00", "#56B4E9", "#000000")
 X_LABELS = 6  # at most this many day labels under the axis
@@ -111,9 +111,8 @@ def _x_axis(plot: _Plot, days: Sequence[date]) -> list[str]:
     every = max(1, math.ceil(len(days) / X_LABELS))
     labelled = set(range(len(days) - 1, -1, -every))  # always label the last day (today)
     for index in sorted(labelled):
-        anchor = "end" if index == len(days) - 1 and len(days) > 1 else "middle"
         parts.append(
-            f'<text x="{plot.x(index):.1f}" y="{plot.lower + 16}" text-anchor="{anchor}" '
+            f'<text x="{plot.x(index):.1f}" y="{plot.lower + 16}" text-anchor="middle" '
             f'font-size="12" fill="#444">{days[index].strftime("%d %b")}</text>'
         )
     return parts
