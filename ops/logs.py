@@ -5,7 +5,8 @@ Where the ids come from, first found wins:
 1. the record itself: ``logger.info("...", extra={"run_id": run.pk, "delivery_id": d.pk})``;
 2. the context: ``with log_context(run_id=run.pk): ...``, and inside a Celery task its
    name, id and the id arguments it was called with (``delivery_ids``, ``run_id``,
-   ``tracking_event_id``...), bound by the task_prerun signal;
+   ``tracking_event_id``...), bound by the task_prerun signal; a sending chunk's run
+   is looked up from its first delivery;
 3. the message: "delivery %s ..." and "run %s ..." name their id first, as the sender's
    "delivery %s failed: %s" does.
 
@@ -101,6 +102,8 @@ def _bind_task(
 ) -> None:
     ids: dict[str, Any] = {"task": getattr(task, "name", None), "task_id": task_id}
     ids.update(_task_id_args(task, args or (), kwargs or {}))
+    if "run_id" not in ids and ids.get("delivery_ids"):
+        ids["run_id"] = _run_of(ids["delivery_ids"])
     # Merged into, and later restored to, what was bound outside: an eager task runs
     # inside its caller's context.
     _task_tokens[task_id] = _context.set({**(_context.get() or {}), **ids})
@@ -113,6 +116,17 @@ def _unbind_task(task_id: str | None = None, **_: Any) -> None:
             _context.reset(token)
         except ValueError:  # set in another context (thread): nothing of ours to restore
             _context.set(None)
+
+
+def _run_of(delivery_ids: Any) -> int | None:
+    """The run of a sending chunk (a chunk never spans runs): one indexed lookup per task."""
+    try:
+        from digest.models import Delivery
+
+        first = next(iter(delivery_ids))
+        return Delivery.objects.filter(pk=first).values_list("run_id", flat=True).first()
+    except Exception:  # logging context must never fail a task
+        return None
 
 
 def _task_id_args(task: Any, args: Any, kwargs: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,23 +25,33 @@ class RefusingBackend(BaseEmailBackend):
         raise ConnectionRefusedError("the server said no")
 
 
-@pytest.fixture
-def json_log():
+def _capture(logger: logging.Logger):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    previous = root.level
-    root.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
 
     def records() -> list[dict]:
         return [json.loads(line) for line in stream.getvalue().splitlines()]
 
     yield records
-    root.removeHandler(handler)
-    root.setLevel(previous)
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+@pytest.fixture
+def json_log():
+    yield from _capture(logging.getLogger())
+
+
+@pytest.fixture
+def sender_json_log():
+    # A worker started in the test configures logging again (settings.LOGGING), which
+    # replaces the root logger's handlers: listen on the sender's logger itself.
+    yield from _capture(logging.getLogger("digest.sending.sender"))
 
 
 def test_ids_come_from_extra_then_the_context_then_the_message(json_log):
@@ -84,7 +95,7 @@ def test_a_failed_send_logs_its_delivery_run_and_task(
     run = editions.digest_run_build(day=paper_trend_factory().day)
     delivery = Delivery.objects.get(run=run)
 
-    with log_context(run_id=run.pk), django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):
         sending.digest_run_approve(run=run)  # queues the chunk task (eager in tests)
 
     delivery.refresh_from_db()
@@ -92,6 +103,8 @@ def test_a_failed_send_logs_its_delivery_run_and_task(
     failed = [r for r in json_log() if r["logger"] == "digest.sending.sender"]
     assert failed, json_log()
     record = failed[0]
+    # The run from the chunk's deliveries, the delivery from the message, the rest from
+    # the task: nothing bound by the caller.
     assert (record["run_id"], record["delivery_id"]) == (run.pk, delivery.pk)
     assert record["task"] == "digest.tasks.send_deliveries"
     assert record["delivery_ids"] == [delivery.pk]
@@ -125,3 +138,27 @@ def test_an_unknown_log_format_stops_start_up():
     result = _django({"LOG_FORMAT": "xml"}, "pass")
     assert result.returncode != 0
     assert "LOG_FORMAT='xml' is not 'text' or 'json'" in result.stderr
+
+
+@pytest.mark.worker
+def test_a_real_workers_failed_send_logs_its_delivery_run_and_task(
+    sender_json_log, settings, celery_worker, subscriber_factory, paper_trend_factory
+):
+    settings.EMAIL_BACKEND = "tests.ops.test_logs.RefusingBackend"
+    trend = paper_trend_factory()
+    subscriber_factory()
+    run = editions.digest_run_build(day=trend.day)  # no approval: ready to send
+    delivery = Delivery.objects.get(run=run)
+    from digest.tasks import send_deliveries
+
+    result = send_deliveries.delay([delivery.pk])
+    result_id = result.id
+    deadline = time.monotonic() + 60
+    while Delivery.objects.get(pk=delivery.pk).status != "failed":
+        assert time.monotonic() < deadline, "the worker did not fail the send in time"
+        time.sleep(0.2)
+
+    failed = sender_json_log()
+    assert failed
+    assert (failed[0]["run_id"], failed[0]["delivery_id"]) == (run.pk, delivery.pk)
+    assert failed[0]["task_id"] == result_id
