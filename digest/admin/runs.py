@@ -49,7 +49,7 @@ READ_ONLY_PAGE = {
 
 @admin.register(DigestRun)
 class DigestRunAdmin(admin.ModelAdmin):
-    # Fits 1280 px beside the navigation sidebar: one progress column says sent of planned.
+    # Fits 1280 px beside the filters: one progress column says sent of planned.
     list_display = (
         "edition",
         "status",
