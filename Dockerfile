@@ -9,8 +9,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config ./config
 COPY digest ./digest
+COPY ops ./ops
 COPY subscriptions ./subscriptions
-RUN pip install --upgrade "pip>=25.1" && pip install .
+RUN pip install --upgrade "pip>=25.1" && pip install ".[flower]"
 COPY . .
 RUN DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=build-only \
     python manage.py collectstatic --noinput

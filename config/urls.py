@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("digest/", include("digest.urls")),
     path("anymail/", include("anymail.urls")),
+    path("", include("ops.urls")),  # /healthz, /readyz, /metrics
     path("", include("subscriptions.urls")),
 ]

@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-PACKAGES = ("digest", "subscriptions", "config")
+PACKAGES = ("digest", "subscriptions", "config", "ops")
 STAGES = ("sources", "catalogue", "ranking", "editions", "emails", "sending", "tracking")
 # The entry points around the pipeline: they may import any stage, and no stage imports them.
-ENTRY_POINTS = ("digest.admin", "digest.views", "digest.urls", "digest.management")
+ENTRY_POINTS = (
+    "digest.admin",
+    "digest.views",
+    "digest.urls",
+    "digest.management",
+    "ops",  # the operator's side: dashboard, health, metrics, logs
+)
 TASKS = "digest.tasks"
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,56 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_it_runs_the_whole_stack(compose):
-    assert set(compose["services"]) == {"postgres", "redis", "mailpit", "web", "worker", "beat"}
-    assert "8025:8025" in compose["services"]["mailpit"]["ports"]
+    services = compose["services"]
+    always = {name for name, service in services.items() if "profiles" not in service}
+    assert always == {"postgres", "redis", "mailpit", "web", "worker", "beat"}
+    assert "8025:8025" in services["mailpit"]["ports"]
+
+
+def test_flower_is_an_optional_profile_on_the_same_image(compose):
+    flower = compose["services"]["flower"]
+    assert flower["profiles"] == ["flower"]
+    assert (flower["image"], flower["build"]) == ("paper-digest", ".")
+    assert flower["command"].startswith("celery -A config.celery_app flower")
+    assert "5555:5555" in flower["ports"]
+    assert _environment(flower)["FLOWER_BASIC_AUTH"]  # never an open monitor
+    # The same environment as the other Django services, plus its own.
+    assert set(_environment(compose["services"]["worker"])) < set(_environment(flower))
+    assert (
+        "flower"
+        in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    )
+    assert '".[flower]"' in (ROOT / "Dockerfile").read_text()
+
+
+def test_web_worker_and_beat_have_healthchecks(compose):
+    services = compose["services"]
+    for name in DJANGO_SERVICES:
+        check = services[name]["healthcheck"]
+        assert {"test", "interval", "timeout", "retries", "start_period"} <= set(check)
+    assert "http://127.0.0.1:8000/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "inspect ping -d celery@$$HOSTNAME" in services["worker"]["healthcheck"]["test"][1]
+    assert services["beat"]["healthcheck"]["test"] == [
+        "CMD",
+        "python",
+        "manage.py",
+        "ops_check",
+        "beat",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_healthcheck_passes_against_a_ready_server_and_fails_otherwise(
+    compose, live_server
+):
+    command = compose["services"]["web"]["healthcheck"]["test"]
+    assert command[:3] == ["CMD", "python", "-c"]
+    code = command[3].replace("http://127.0.0.1:8000", live_server.url)
+    ready = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+    assert ready.returncode == 0, ready.stderr
+    nothing = code.replace(live_server.url, "http://127.0.0.1:8498")  # nothing listens
+    down = subprocess.run([sys.executable, "-c", nothing], capture_output=True, timeout=30)
+    assert down.returncode != 0
 
 
 def test_it_builds_one_image_for_web_worker_and_beat(compose):

@@ -30,7 +30,7 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ops.apps.OpsAdminConfig",  # django.contrib.admin with the dashboard (issue #14)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "anymail",
     "subscriptions",
     "digest",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "digest.tasks.sweep_stuck_deliveries",
         "schedule": crontab(minute="*/5"),
     },
+    # Proves beat (it queued this) and a worker (it ran it) alive: the dashboard, /readyz.
+    "ops-heartbeat": {"task": "ops.tasks.heartbeat", "schedule": 60.0},
 }
 
 # --- The digest --------------------------------------------------------------------
@@ -255,6 +258,32 @@ DIGEST_SMTP_OVERLAP = env_bool("DIGEST_SMTP_OVERLAP", default=True)
 # to the DEFAULT_FROM_EMAIL domain.
 DIGEST_MESSAGE_ID_DOMAIN = env("DIGEST_MESSAGE_ID_DOMAIN", default="")
 DIGEST_UNSUBSCRIBE_MAILTO = env("DIGEST_UNSUBSCRIBE_MAILTO", default="")
+
+# --- Operations (ops/: dashboard, /healthz, /readyz, /metrics, logs) --------------
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" when this is set.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# "text" or "json" (one JSON object per line, with run and delivery ids where known).
+LOG_FORMAT = env("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not 'text' or 'json'")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO").strip().upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"ids": {"()": "ops.logs.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s%(context)s"},
+        "json": {"()": "ops.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["ids"],
+            "formatter": LOG_FORMAT,
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
 
 # --- Subscriptions -----------------------------------------------------------------
 SUBSCRIPTIONS_SIGNUP_RATE_PER_IP = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_IP", default="10/h")

@@ -39,9 +39,12 @@ class PaperAdmin(admin.ModelAdmin):
     date_hierarchy = "first_seen_at"
     inlines = [PaperTrendInline]
 
-    @admin.display(description="title")
-    def short_title(self, paper: Paper) -> str:
-        return paper.title[:90]
+    @admin.display(description="title", ordering="title")
+    def short_title(self, paper: Paper) -> SafeString:
+        # Cut by the browser with an ellipsis (ops/static/ops/admin.css), whole on hover.
+        return format_html(
+            '<span class="ops-ellipsis" title="{}">{}</span>', paper.title, paper.title
+        )
 
     @admin.display(description="sources")
     def source_list(self, paper: Paper) -> str:

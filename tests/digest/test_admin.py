@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from digest import editions, sending
-from digest.models import Delivery, DigestRun, FetchRun
+from digest.models import Delivery, DigestRun
 
 
 @pytest.fixture
@@ -115,12 +115,7 @@ def test_deliveries_are_searchable_by_email_and_show_the_exact_email(admin_clien
     assert b"Resend this delivery" in page.content
 
 
-def test_the_daily_chart_shows_sends_beside_the_fetch_runs(admin_client, review_run):
-    sending.digest_run_approve(run=review_run, inline=True)
-    FetchRun.objects.create(source="hf_api", day=review_run.edition_date, status="ok", new_count=5)
+def test_the_old_daily_chart_address_leads_to_the_dashboard(admin_client):
     response = admin_client.get(reverse("admin:digest_digestrun_chart"))
-    body = response.content.decode()
-    assert response.status_code == 200
-    assert "hf_api" in body
-    assert "<td>2</td>" in body  # two sent today
-    assert 'class="bar b-sent" style="width:100%"' in body
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
