@@ -26,7 +26,7 @@ from subscriptions import services, tokens
 from subscriptions.forms import ManageLinkRequestForm, PreferencesForm, SignupForm
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
 from subscriptions.ratelimit import address_limited, client_ip, ip_limited
-from subscriptions.tokens import BadToken, Purpose, UnknownSubscriber
+from subscriptions.tokens import BadToken, Purpose, UnknownSubscriber, UsedConfirmation
 
 TRENDING_ON_LANDING = 30
 TOO_MANY = "Too many attempts. Please wait an hour and try again."
@@ -135,12 +135,33 @@ def signup_done(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/signup_done.html")
 
 
-@require_GET
-@with_token(Purpose.CONFIRM)
-def confirm(request: HttpRequest, subscriber: Subscriber, **_: Any) -> HttpResponse:
-    services.subscriber_confirm(subscriber=subscriber, ip=client_ip(request))
-    ctx = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
-    return render(request, "subscriptions/confirmed.html", ctx)
+# Scanner-safe: a GET (mail filters open every link) shows one button; only the POST
+# confirms. static/js/autosubmit.js presses the button for a person, so they need no click.
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = tokens.read_token(token, Purpose.CONFIRM).subscriber
+    except UsedConfirmation as used:
+        response = _already_confirmed(request, used.subscriber)
+    except BadToken:
+        return _bad_link(request)
+    else:
+        if request.method == "POST":
+            services.subscriber_confirm(subscriber=subscriber, ip=client_ip(request))
+            ctx = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
+            response = render(request, "subscriptions/confirmed.html", ctx)
+        else:
+            response = render(request, "subscriptions/confirm.html", {"token": token})
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def _already_confirmed(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    """A used (or overtaken) confirmation link: say where they stand instead of "bad link"."""
+    if subscriber.status == Subscriber.Status.ACTIVE:
+        ctx = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
+        return render(request, "subscriptions/already_confirmed.html", ctx)
+    return _bad_link(request)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -231,13 +252,12 @@ def manage_unsubscribe(
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.MANAGE)
 def resubscribe(request: HttpRequest, subscriber: Subscriber, token: str, **_: Any) -> HttpResponse:
+    ctx = {"subscriber": subscriber, "token": token}
     if request.method == "POST":
         if not subscriber.is_active:
             services.subscriber_resubscribe(subscriber=subscriber, ip=client_ip(request))
-        return redirect(_manage_path(token) + "?saved=1")
-    return render(
-        request, "subscriptions/resubscribe.html", {"subscriber": subscriber, "token": token}
-    )
+        return render(request, "subscriptions/resubscribed.html", ctx)
+    return render(request, "subscriptions/resubscribe.html", ctx)
 
 
 @require_POST
@@ -260,7 +280,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "subscriptions/unsubscribed.html", {"resubscribe_url": None})
     except BadToken:
         return _bad_link(request)
+    resubscribe_url = reverse(
+        "subscriptions:resubscribe", args=[tokens.make_token(subscriber, Purpose.MANAGE)]
+    )
+    unsubscribed = {"resubscribe_url": resubscribe_url}
     if request.method != "POST":
+        if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+            return render(request, "subscriptions/unsubscribed.html", unsubscribed)
         return render(request, "subscriptions/unsubscribe_confirm.html", {"token": token})
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     method = ConsentRecord.UnsubscribeMethod
@@ -269,23 +295,20 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         method=method.ONE_CLICK if one_click else method.FOOTER_LINK,
         ip=client_ip(request),
     )
-    resubscribe_url = reverse(
-        "subscriptions:resubscribe", args=[tokens.make_token(subscriber, Purpose.MANAGE)]
-    )
-    return render(request, "subscriptions/unsubscribed.html", {"resubscribe_url": resubscribe_url})
+    return render(request, "subscriptions/unsubscribed.html", unsubscribed)
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.FEEDBACK)
 def feedback(request: HttpRequest, subscriber: Subscriber, extra: str, **_: Any) -> HttpResponse:
     """Older links (still in mailboxes): the token signs the kind and the paper."""
     kind, _sep, arxiv_id = extra.partition(".")
     if kind not in PaperFeedback.Kind.values or not is_valid_arxiv_id(arxiv_id):
         return _bad_link(request)
-    return _feedback_thanks(request, subscriber, kind=kind, arxiv_id=arxiv_id)
+    return _feedback_page(request, subscriber, kind=kind, arxiv_id=arxiv_id)
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.FEEDBACK)
 def delivery_feedback(
     request: HttpRequest, subscriber: Subscriber, extra: str, kind: str, arxiv_id: str, **_: Any
@@ -295,7 +318,7 @@ def delivery_feedback(
         return _bad_link(request)
     if not _was_picked(subscriber=subscriber, delivery_id=int(extra), arxiv_id=arxiv_id):
         return _bad_link(request)
-    return _feedback_thanks(request, subscriber, kind=kind, arxiv_id=arxiv_id)
+    return _feedback_page(request, subscriber, kind=kind, arxiv_id=arxiv_id)
 
 
 def _was_picked(*, subscriber: Subscriber, delivery_id: int, arxiv_id: str) -> bool:
@@ -307,17 +330,16 @@ def _was_picked(*, subscriber: Subscriber, delivery_id: int, arxiv_id: str) -> b
     return any(pick.get("arxiv_id") == arxiv_id for pick in picks or ())
 
 
-def _feedback_thanks(
+def _feedback_page(
     request: HttpRequest, subscriber: Subscriber, *, kind: str, arxiv_id: str
 ) -> HttpResponse:
-    services.feedback_record(subscriber=subscriber, arxiv_id=arxiv_id, kind=kind)
+    """GET: one button (scanner-safe, auto-pressed by script); POST: record, then thank."""
     paper = Paper.objects.filter(arxiv_id=arxiv_id).first()
-    ctx = {
-        "kind": kind,
-        "arxiv_id": arxiv_id,
-        "paper": paper,
-        "manage_url": tokens.manage_url(subscriber),
-    }
+    ctx = {"kind": kind, "arxiv_id": arxiv_id, "paper": paper}
+    if request.method != "POST":
+        return render(request, "subscriptions/feedback_confirm.html", ctx)
+    services.feedback_record(subscriber=subscriber, arxiv_id=arxiv_id, kind=kind)
+    ctx["manage_url"] = tokens.manage_url(subscriber)
     return render(request, "subscriptions/feedback_thanks.html", ctx)
 
 
