@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from digest.sources.base import is_valid_arxiv_id, normalise_arxiv_id
 from subscriptions.models import DIGEST_SIZES, WEEKDAYS, Subscriber
@@ -58,6 +62,60 @@ def _timezone_choices() -> list[tuple[str, str]]:
 
 TIMEZONE_CHOICES = _timezone_choices()
 HOUR_CHOICES = [(hour, f"{hour:02d}:00") for hour in range(24)]
+# The one way the pages write a date ("24 December 2026"); the pause field reads it back.
+DATE_FORMAT = "%d %B %Y"
+DATE_INPUT_FORMATS = [DATE_FORMAT, "%Y-%m-%d", "%d %b %Y"]
+
+
+def format_date(day: date) -> str:
+    """The site's date format, as Django's "j F Y" filter writes it (no leading zero)."""
+    return f"{day.day} {day:%B %Y}"
+
+
+class CachedSelect(forms.Select):
+    """A select whose options are rendered once per process (the 519 time zones took
+    15.6 ms of the landing page's 28 ms through Django's per-option templates); each
+    render only marks the selected option."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        options = _options_html(tuple((str(v), str(label)) for v, label in self.choices))
+        if value not in (None, ""):
+            plain = f'<option value="{escape(str(value))}">'
+            options = options.replace(plain, plain[:-1] + " selected>", 1)
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        return mark_safe(f"<select{flatatt(final)}>{options}</select>")
+
+
+@cache
+def _options_html(choices: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in choices)
+
+
+class SiteDateInput(forms.DateInput):
+    """A text field showing the site's date format (an <input type=date> shows the
+    browser's own, mm/dd/yyyy in en-US, whatever the rest of the site says)."""
+
+    input_type = "text"
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, date | datetime):
+            return format_date(value)
+        return super().format_value(value)
+
+
+class PaperIdsField(forms.MultipleChoiceField):
+    """The ♡ checkboxes on the paper cards: any arXiv ids, each checked for its form."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "invalid_choice": "“%(value)s” is not an arXiv id.",
+    }
+
+    def valid_value(self, value: str) -> bool:
+        return is_valid_arxiv_id(normalise_arxiv_id(str(value)))
 
 
 class NormalisedEmailField(forms.EmailField):
@@ -175,7 +233,45 @@ class PreferencesFields(forms.Form):
     send_hour = forms.TypedChoiceField(
         label="Send at (your local time)", choices=HOUR_CHOICES, coerce=int, initial=7
     )
-    timezone = forms.ChoiceField(label="Time zone", choices=TIMEZONE_CHOICES, initial="UTC")
+    timezone = forms.ChoiceField(
+        label="Time zone", choices=TIMEZONE_CHOICES, initial="UTC", widget=CachedSelect
+    )
+    # The ♡ on the paper cards (checkboxes in this form, wherever they sit on the page);
+    # clean() adds them to liked_papers.
+    liked = PaperIdsField(required=False)
+
+    # Shown first (a phone sees these and the Subscribe button without scrolling); the
+    # rest fold away in a <details>.
+    FIRST_FIELDS = ("email", "interests")
+    HIDDEN_FIELDS: tuple[str, ...] = ("website", "liked")
+
+    def first_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.FIRST_FIELDS if name in self.fields]
+
+    def folded_fields(self) -> list[forms.BoundField]:
+        skip = {*self.FIRST_FIELDS, *self.HIDDEN_FIELDS}
+        return [self[name] for name in self.fields if name not in skip]
+
+    def liked_ids(self) -> set[str]:
+        """The papers whose ♡ shows as ticked: what was posted, or what was liked before."""
+        if self.is_bound:
+            posted = self.data.getlist("liked") if hasattr(self.data, "getlist") else ()
+            return {normalise_arxiv_id(str(v)) for v in posted}
+        return set(self.initial.get("liked", ()))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "shown" in cleaned:
+            cleaned["shown"] = [normalise_arxiv_id(v) for v in cleaned["shown"]]
+        hearts = [normalise_arxiv_id(v) for v in cleaned.pop("liked", None) or ()]
+        if "liked_papers" in cleaned:
+            merged = list(dict.fromkeys([*cleaned["liked_papers"], *hearts]))
+            if len(merged) > MAX_PAPERS:
+                self.add_error(
+                    "liked_papers", f"Like at most {MAX_PAPERS} papers (you chose {len(merged)})."
+                )
+            cleaned["liked_papers"] = merged
+        return cleaned
 
     def clean_interests(self) -> str:
         interests: str = self.cleaned_data["interests"]
@@ -210,10 +306,16 @@ class PreferencesForm(PreferencesFields):
     paused_until = forms.DateField(
         label="Pause until (optional)",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        input_formats=["%Y-%m-%d"],
-        help_text="No digests until this date (YYYY-MM-DD). Leave empty to keep them coming.",
+        widget=SiteDateInput(attrs={"placeholder": "24 December 2026", "autocomplete": "off"}),
+        input_formats=DATE_INPUT_FORMATS,
+        help_text="No digests until this date, e.g. 24 December 2026. Leave empty to keep "
+        "them coming.",
+        error_messages={"invalid": "Write the date like 24 December 2026 (or 2026-12-24)."},
     )
+
+    # The ids of the cards the page showed, so an unticked ♡ can un-like its paper.
+    shown = PaperIdsField(required=False)
+    HIDDEN_FIELDS = ("website", "liked", "shown")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -8,28 +8,36 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from digest.catalogue.selectors import latest_trending_day, paper_list_for_day
+from digest import pages, preview
 from digest.models import Delivery, Paper
 from digest.sources.base import is_valid_arxiv_id
 from subscriptions import services, tokens
-from subscriptions.forms import ManageLinkRequestForm, PreferencesForm, SignupForm
+from subscriptions.forms import (
+    ManageLinkRequestForm,
+    PreferencesFields,
+    PreferencesForm,
+    SignupForm,
+)
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
 from subscriptions.ratelimit import address_limited, client_ip, ip_limited
 from subscriptions.tokens import BadToken, Purpose, UnknownSubscriber, UsedConfirmation
 
-TRENDING_ON_LANDING = 30
 TOO_MANY = "Too many attempts. Please wait an hour and try again."
+# The landing page is cached whole, with this in place of the per-visitor CSRF token.
+CSRF_PLACEHOLDER = "csrf-token-placeholder-9f3c"
 
 TokenView = Callable[..., HttpResponse]
 
@@ -58,13 +66,6 @@ def with_token(purpose: Purpose) -> Callable[[TokenView], TokenView]:
     return decorator
 
 
-def _trending() -> tuple[date | None, list[Paper]]:
-    day = latest_trending_day()
-    if day is None:
-        return None, []
-    return day, paper_list_for_day(day=day)[:TRENDING_ON_LANDING]
-
-
 def _user_agent(request: HttpRequest) -> str:
     return str(request.headers.get("user-agent", ""))
 
@@ -81,53 +82,113 @@ def _submit_public_form(
 ) -> HttpResponse | int:
     """The POST path shared by the two public forms: limits, validation, honeypot, service.
 
-    Returns the redirect on success, or the status to re-render the form with.
+    Returns the redirect on success or the small 429 page, or the status to re-render
+    the form with.
     """
     if ip_limited(request, group=group, rate=ip_rate):
-        form.is_valid()
-        form.add_error(None, TOO_MANY)
-        return 429
+        return _too_many(request)
     if not form.is_valid():
         return 400
     if form.is_bot:  # a bot sees success and gets nothing
         return redirect(done)
     if address_limited(request, group=group, email=form.cleaned_data["email"], rate=email_rate):
-        form.add_error(None, TOO_MANY)
-        return 429
+        return _too_many(request)
     action()
     return redirect(done)
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        outcome = _submit_public_form(
-            request,
-            form,
-            group="signup",
-            ip_rate=settings.SUBSCRIPTIONS_SIGNUP_RATE_PER_IP,
-            email_rate=settings.SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL,
-            action=lambda: services.subscriber_signup(
-                email=form.cleaned_data["email"],
-                ip=client_ip(request),
-                user_agent=_user_agent(request),
-                **form.preferences(),
-            ),
-            done="subscriptions:signup_done",
-        )
-        if isinstance(outcome, HttpResponse):
-            return outcome
-        status = outcome
-    day, papers = _trending()
-    ctx = {
+def _too_many(request: HttpRequest) -> HttpResponse:
+    """A rate-limited form: a small page, not the form page rebuilt for a flood."""
+    response = render(request, "subscriptions/too_many.html", {"message": TOO_MANY}, status=429)
+    response["Retry-After"] = "3600"
+    return response
+
+
+def _landing_context(form: SignupForm) -> dict[str, Any]:
+    return {
         "form": form,
-        "day": day,
-        "papers": papers,
+        "trending": pages.trending(),
+        "liked": form.liked_ids(),
         "consent_version": settings.DIGEST_CONSENT_TEXT_VERSION,
     }
-    return render(request, "subscriptions/signup.html", ctx, status=status)
+
+
+def _landing_html() -> str:
+    """The landing page as every visitor first sees it, the CSRF token left as a placeholder."""
+    ctx = _landing_context(SignupForm())
+    ctx["csrf_token"] = CSRF_PLACEHOLDER
+    return render_to_string("subscriptions/signup.html", ctx)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        # Cached whole per catalogue version; only the CSRF token is per visitor.
+        html = pages.cached(f"html:landing:{settings.DIGEST_CONSENT_TEXT_VERSION}", _landing_html)
+        return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+    form = SignupForm(request.POST)
+    outcome = _submit_public_form(
+        request,
+        form,
+        group="signup",
+        ip_rate=settings.SUBSCRIPTIONS_SIGNUP_RATE_PER_IP,
+        email_rate=settings.SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL,
+        action=lambda: services.subscriber_signup(
+            email=form.cleaned_data["email"],
+            ip=client_ip(request),
+            user_agent=_user_agent(request),
+            **form.preferences(),
+        ),
+        done="subscriptions:signup_done",
+    )
+    if isinstance(outcome, HttpResponse):
+        return outcome
+    return render(request, "subscriptions/signup.html", _landing_context(form), status=outcome)
+
+
+@require_POST
+def preview_digest(request: HttpRequest) -> HttpResponse:
+    """The papers the form's profile would get today. Scripts (X-Preview: 1) get the
+    fragment; the no-script Preview button gets it in a page."""
+    fragment = request.headers.get("x-preview") == "1"
+    if ip_limited(request, group="preview", rate=settings.SUBSCRIPTIONS_PREVIEW_RATE_PER_IP):
+        return _too_many(request)
+    form = PreferencesFields(request.POST)
+    picks: list[preview.PreviewPick] = []
+    if form.is_valid():
+        data = form.cleaned_data
+        picks = preview.digest_preview(
+            interests=data["interests"],
+            categories=data["categories"],
+            followed_authors=data["followed_authors"],
+            liked_papers=data["liked_papers"],
+            digest_size=data["digest_size"],
+        )
+    ctx = {"form": form, "picks": picks}
+    template = "subscriptions/_preview.html" if fragment else "subscriptions/preview.html"
+    # A bad profile is the visitor's to fix: the fragment says what, with a 200 so the
+    # live preview simply shows it; the page answers 400.
+    status = 400 if form.errors and not fragment else 200
+    return render(request, template, ctx, status=status)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page's <link rel=icon> says."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscriptions/privacy.html", _privacy_context())
+
+
+def _privacy_context() -> dict[str, Any]:
+    confirm_age = tokens.MAX_AGE[Purpose.CONFIRM]
+    return {
+        "consent_version": settings.DIGEST_CONSENT_TEXT_VERSION,
+        "confirm_days": confirm_age.days if confirm_age else None,
+    }
 
 
 @require_GET
@@ -167,17 +228,30 @@ def _already_confirmed(request: HttpRequest, subscriber: Subscriber) -> HttpResp
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.MANAGE)
 def manage(request: HttpRequest, subscriber: Subscriber, token: str, **_: Any) -> HttpResponse:
+    liked_before = set(
+        subscriber.feedback.filter(kind=PaperFeedback.Kind.LIKE).values_list("arxiv_id", flat=True)
+    )
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
-            services.subscriber_update_preferences(subscriber=subscriber, **form.cleaned_data)
+            prefs = dict(form.cleaned_data)
+            # A ♡ ticked before and unticked now: no longer liked.
+            unliked = set(prefs.pop("shown", ())) & liked_before - set(prefs["liked_papers"])
+            services.subscriber_update_preferences(subscriber=subscriber, **prefs)
+            for arxiv_id in sorted(unliked):
+                services.feedback_remove(subscriber=subscriber, arxiv_id=arxiv_id)
             return redirect(_manage_path(token) + "?saved=1")
     else:
-        form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
+        initial = PreferencesForm.initial_for(subscriber)
+        form = PreferencesForm(initial={**initial, "liked": sorted(liked_before)})
+    trending = pages.trending()
     ctx = {
         "subscriber": subscriber,
         "token": token,
         "form": form,
+        "trending": trending,
+        "shown": [card.arxiv_id for card in trending.cards],
+        "liked_ids": form.liked_ids(),
         "saved": request.GET.get("saved") == "1" and request.method != "POST",
         "liked": _feedback_list(subscriber, PaperFeedback.Kind.LIKE),
         "disliked": _feedback_list(subscriber, PaperFeedback.Kind.DISLIKE),

@@ -259,6 +259,8 @@ DIGEST_UNSUBSCRIBE_MAILTO = env("DIGEST_UNSUBSCRIBE_MAILTO", default="")
 # --- Subscriptions -----------------------------------------------------------------
 SUBSCRIPTIONS_SIGNUP_RATE_PER_IP = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_IP", default="10/h")
 SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL", default="3/h")
+# The live preview ranks on every pause in typing: generous, but not unlimited.
+SUBSCRIPTIONS_PREVIEW_RATE_PER_IP = env("SUBSCRIPTIONS_PREVIEW_RATE_PER_IP", default="120/m")
 # The "email me a fresh manage link" form has its own budget.
 SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_IP = env("SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_IP", default="10/h")
 SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_EMAIL = env(
