@@ -140,6 +140,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "broker-processed"),
         "store_processed": False,
+        # kombu's default is "control" relative to the working directory: the checkout.
+        "control_folder": str(VAR_DIR / "broker-control"),
     }
 else:
     # Redis re-delivers an unacknowledged task after the visibility timeout; it must be
