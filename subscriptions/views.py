@@ -21,7 +21,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from digest import pages, preview
+from digest import pages
 from digest.models import Delivery, Paper
 from digest.sources.base import is_valid_arxiv_id
 from subscriptions import services, tokens
@@ -153,6 +153,10 @@ def preview_digest(request: HttpRequest) -> HttpResponse:
     fragment = request.headers.get("x-preview") == "1"
     if ip_limited(request, group="preview", rate=settings.SUBSCRIPTIONS_PREVIEW_RATE_PER_IP):
         return _too_many(request)
+    # Imported here: the ranker's numpy/scipy stack costs seconds to import, and only
+    # this page needs it (not the landing page's first request in each worker).
+    from digest import preview
+
     form = PreferencesFields(request.POST)
     picks: list[preview.PreviewPick] = []
     if form.is_valid():
