@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count
+from django.template.loader import render_to_string
+from django.utils.html import escape
 
 from digest.catalogue.selectors import latest_trending_day, paper_list_for_day
 from digest.catalogue.version import catalogue_version
@@ -92,11 +97,52 @@ def card_from_paper(paper: Paper) -> Card:
     )
 
 
+# Each process also keeps what it built or fetched, and re-reads the version at most once
+# per DIGEST_PAGES_RECHECK_SECONDS: a cached page then costs no cache round trip at all,
+# and a fetch reaches every process within that many seconds.
+_LOCAL_MAX = 256
+_local: dict[str, tuple[str, Any]] = {}
+_version_seen: tuple[float, str | None] = (-1e9, None)
+_lock = threading.Lock()
+
+
+def _current_version() -> str | None:
+    global _version_seen
+    recheck = float(getattr(settings, "DIGEST_PAGES_RECHECK_SECONDS", 1.0))
+    now = time.monotonic()
+    seen_at, version = _version_seen
+    if recheck > 0 and now - seen_at < recheck:
+        return version
+    version = catalogue_version()  # None (cache down) is remembered too: no retry storm
+    _version_seen = (now, version)
+    return version
+
+
+def forget_local() -> None:
+    """Drop this process's copies (tests)."""
+    global _version_seen
+    with _lock:
+        _local.clear()
+        _version_seen = (-1e9, None)
+
+
 def cached(name: str, build: Callable[[], T], *, timeout: int = PAGE_TIMEOUT) -> T:
     """``build()``'s value, cached under the catalogue version; uncached if the cache is down."""
-    version = catalogue_version()
+    version = _current_version()
     if version is None:
         return build()
+    mine = _local.get(name)
+    if mine is not None and mine[0] == version:
+        return mine[1]  # type: ignore[no-any-return]
+    value = _shared(name, version, build, timeout)
+    with _lock:
+        if len(_local) >= _LOCAL_MAX:
+            _local.clear()
+        _local[name] = (version, value)
+    return value
+
+
+def _shared(name: str, version: str, build: Callable[[], T], timeout: int) -> T:
     key = f"pages:{version}:{name}"
     try:
         hit: T | None = cache.get(key)
@@ -125,6 +171,22 @@ class Trending:
 def trending() -> Trending:
     """The latest day's trending papers as cards (the landing and preferences pages)."""
     return cached("trending", _trending)
+
+
+def trending_cards_html(*, heart_form: str, liked: Iterable[str] = ()) -> str:
+    """The trending cards with their ♡ checkboxes in form ``heart_form``, those of
+    ``liked`` ticked: the HTML is rendered once per catalogue version, the ticks per call."""
+    html: str = cached(
+        f"html:trending-cards:{heart_form}",
+        lambda: render_to_string(
+            "digest/_cards.html",
+            {"cards": trending().cards, "heart": True, "heart_form": heart_form, "liked": ()},
+        ),
+    )
+    for arxiv_id in liked:
+        plain = f'value="{escape(arxiv_id)}" form="{escape(heart_form)}">'
+        html = html.replace(plain, plain[:-1] + " checked>", 1)
+    return html
 
 
 def _trending() -> Trending:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.utils import flatatt
+from django.forms.widgets import ChoiceWidget
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -72,15 +74,21 @@ def format_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-class CachedSelect(forms.Select):
-    """A select whose options are rendered once per process (the 519 time zones took
-    15.6 ms of the landing page's 28 ms through Django's per-option templates); each
-    render only marks the selected option."""
+def timezone_choices() -> list[tuple[str, str]]:
+    """The field's choices as a callable: a form instance then deep-copies a reference,
+    not the 519 pairs (that copy cost more than the rest of the form's set-up)."""
+    return TIMEZONE_CHOICES
+
+
+class TimezoneSelect(forms.Select):
+    """The time-zone select, its 519 options rendered once per process (through Django's
+    per-option templates they took 15.6 ms of the landing page's 28 ms); each render only
+    marks the selected option."""
 
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
-        options = _options_html(tuple((str(v), str(label)) for v, label in self.choices))
+        options = _timezone_options_html()
         if value not in (None, ""):
             plain = f'<option value="{escape(str(value))}">'
             options = options.replace(plain, plain[:-1] + " selected>", 1)
@@ -90,11 +98,113 @@ class CachedSelect(forms.Select):
 
 
 @cache
-def _options_html(choices: tuple[tuple[str, str], ...]) -> str:
-    return "".join(f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in choices)
+def _timezone_options_html() -> str:
+    return "".join(
+        f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in TIMEZONE_CHOICES
+    )
 
 
-class SiteDateInput(forms.DateInput):
+# Django renders each option of a choice widget through its own templates (an include or
+# three per option): for the preferences page that was most of its time. These widgets
+# write the same HTML in Python.
+
+
+def _attrs_html(attrs: dict[str, Any]) -> str:
+    return flatatt({k: v for k, v in attrs.items() if v is not False and v is not None})
+
+
+class FastSelect(forms.Select):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = {**self.build_attrs(self.attrs, attrs), "name": name}
+        chosen = {str(v) for v in self.format_value(value)}
+        options = "".join(
+            f'<option value="{escape(str(v))}"{" selected" if str(v) in chosen else ""}>'
+            f"{escape(str(label))}</option>"
+            for v, label in self.choices
+        )
+        return mark_safe(f"<select{_attrs_html(final)}>{options}</select>")
+
+
+class _FastChoiceInputs(ChoiceWidget):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = self.build_attrs(self.attrs, attrs)
+        group_id = final.pop("id", None) or f"id_{name}"
+        chosen = {str(v) for v in self.format_value(value)}
+        rows = []
+        for index, (v, label) in enumerate(self.choices):
+            one = {**final, "id": f"{group_id}_{index}"}
+            checked = " checked" if str(v) in chosen else ""
+            rows.append(
+                f'<div><label for="{escape(one["id"])}"><input type="{self.input_type}" '
+                f'name="{escape(name)}" value="{escape(str(v))}"{_attrs_html(one)}{checked}> '
+                f"{escape(str(label))}</label></div>"
+            )
+        return mark_safe(f'<div id="{escape(group_id)}">{"".join(rows)}</div>')
+
+
+class FastTextInput(forms.TextInput):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = {"type": self.input_type, "name": name, **self.build_attrs(self.attrs, attrs)}
+        shown = self.format_value(value)
+        if shown is not None:
+            final["value"] = shown
+        return mark_safe(f"<input{_attrs_html(final)}>")
+
+
+class FastEmailInput(FastTextInput):
+    input_type = "email"
+
+
+class FastTextarea(forms.Textarea):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = {"name": name, **self.build_attrs(self.attrs, attrs)}
+        shown = self.format_value(value)
+        return mark_safe(f"<textarea{_attrs_html(final)}>\n{escape(shown or '')}</textarea>")
+
+
+class FastRadioSelect(_FastChoiceInputs, forms.RadioSelect):
+    pass
+
+
+class FastCheckboxSelectMultiple(_FastChoiceInputs, forms.CheckboxSelectMultiple):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRow:
+    name: str
+    has_errors: bool
+    html: SafeString
+
+
+def _row(field: forms.BoundField) -> FieldRow:
+    """Django's field group (django/forms/field.html: label or legend, help text, errors,
+    widget), written in Python: through the templates it cost more than the widgets."""
+    label = escape(f"{field.label}{field.form.label_suffix or ''}")
+    parts = []
+    if field.use_fieldset:
+        parts.append(f"<fieldset><legend>{label}</legend>")
+    else:
+        parts.append(f'<label for="{escape(field.id_for_label)}">{label}</label>')
+    if field.help_text:  # our own text, like Django's |safe
+        parts.append(f'<div class="helptext" id="{field.auto_id}_helptext">{field.help_text}</div>')
+    if field.errors:
+        parts.append(str(field.errors))
+    parts.append(str(field))
+    if field.use_fieldset:
+        parts.append("</fieldset>")
+    return FieldRow(name=field.name, has_errors=bool(field.errors), html=mark_safe("".join(parts)))
+
+
+class SiteDateInput(FastTextInput, forms.DateInput):
     """A text field showing the site's date format (an <input type=date> shows the
     browser's own, mm/dd/yyyy in en-US, whatever the rest of the site says)."""
 
@@ -172,7 +282,7 @@ class HoneypotMixin(forms.Form):
         label="Leave this field empty",
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+        widget=FastTextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
     @property
@@ -186,7 +296,7 @@ class PreferencesFields(forms.Form):
     interests = forms.CharField(
         label="Your interests",
         max_length=MAX_INTERESTS_CHARS,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=FastTextarea(attrs={"rows": 3}),
         help_text='Keywords and phrases, comma-separated, e.g. "diffusion models, '
         'retrieval-augmented generation".',
         error_messages={"required": "Tell us at least one topic you want papers about."},
@@ -195,20 +305,20 @@ class PreferencesFields(forms.Form):
         label="arXiv categories (optional)",
         choices=CATEGORY_CHOICES,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=FastCheckboxSelectMultiple,
     )
     liked_papers = forms.CharField(
         label="Papers you like (optional)",
         required=False,
         max_length=MAX_LIST_TEXT_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=FastTextarea(attrs={"rows": 2}),
         help_text=f"arXiv ids or links, one per line or comma-separated (up to {MAX_PAPERS}).",
     )
     followed_authors = forms.CharField(
         label="Authors to follow (optional)",
         required=False,
         max_length=MAX_LIST_TEXT_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=FastTextarea(attrs={"rows": 2}),
         help_text=f"One name per line or comma-separated (up to {MAX_AUTHORS}).",
     )
     digest_size = forms.TypedChoiceField(
@@ -216,25 +326,30 @@ class PreferencesFields(forms.Form):
         choices=[(n, str(n)) for n in DIGEST_SIZES],
         coerce=int,
         initial=10,
-        widget=forms.RadioSelect,
+        widget=FastRadioSelect,
     )
     frequency = forms.ChoiceField(
         label="How often",
         choices=Subscriber.Frequency.choices,
         initial=Subscriber.Frequency.DAILY,
-        widget=forms.RadioSelect,
+        widget=FastRadioSelect,
     )
     weekday = forms.TypedChoiceField(
         label="Day of the week (weekly digests)",
         choices=list(enumerate(WEEKDAYS)),
         coerce=int,
         initial=0,
+        widget=FastSelect,
     )
     send_hour = forms.TypedChoiceField(
-        label="Send at (your local time)", choices=HOUR_CHOICES, coerce=int, initial=7
+        label="Send at (your local time)",
+        choices=HOUR_CHOICES,
+        coerce=int,
+        initial=7,
+        widget=FastSelect,
     )
     timezone = forms.ChoiceField(
-        label="Time zone", choices=TIMEZONE_CHOICES, initial="UTC", widget=CachedSelect
+        label="Time zone", choices=timezone_choices, initial="UTC", widget=TimezoneSelect
     )
     # The ♡ on the paper cards (checkboxes in this form, wherever they sit on the page);
     # clean() adds them to liked_papers.
@@ -245,12 +360,12 @@ class PreferencesFields(forms.Form):
     FIRST_FIELDS = ("email", "interests")
     HIDDEN_FIELDS: tuple[str, ...] = ("website", "liked")
 
-    def first_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.FIRST_FIELDS if name in self.fields]
+    def first_fields(self) -> list[FieldRow]:
+        return [_row(self[name]) for name in self.FIRST_FIELDS if name in self.fields]
 
-    def folded_fields(self) -> list[forms.BoundField]:
+    def folded_fields(self) -> list[FieldRow]:
         skip = {*self.FIRST_FIELDS, *self.HIDDEN_FIELDS}
-        return [self[name] for name in self.fields if name not in skip]
+        return [_row(self[name]) for name in self.fields if name not in skip]
 
     def liked_ids(self) -> set[str]:
         """The papers whose ♡ shows as ticked: what was posted, or what was liked before."""
@@ -291,7 +406,7 @@ class SignupForm(HoneypotMixin, PreferencesFields):
     email = NormalisedEmailField(
         label="Email address",
         max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        widget=FastEmailInput(attrs={"autocomplete": "email"}),
         error_messages={"required": "Enter your email address."},
     )
 
@@ -351,6 +466,6 @@ class ManageLinkRequestForm(HoneypotMixin, forms.Form):
     email = NormalisedEmailField(
         label="Email address",
         max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        widget=FastEmailInput(attrs={"autocomplete": "email"}),
         error_messages={"required": "Enter the address you subscribed with."},
     )

@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -105,10 +106,12 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 
 
 def _landing_context(form: SignupForm) -> dict[str, Any]:
+    cards = pages.trending_cards_html(heart_form="signup", liked=form.liked_ids())
     return {
         "form": form,
         "trending": pages.trending(),
-        "liked": form.liked_ids(),
+        # Built from the catalogue's escaped values by digest/_cards.html.
+        "cards_html": mark_safe(cards),
         "consent_version": settings.DIGEST_CONSENT_TEXT_VERSION,
     }
 
@@ -232,9 +235,8 @@ def _already_confirmed(request: HttpRequest, subscriber: Subscriber) -> HttpResp
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.MANAGE)
 def manage(request: HttpRequest, subscriber: Subscriber, token: str, **_: Any) -> HttpResponse:
-    liked_before = set(
-        subscriber.feedback.filter(kind=PaperFeedback.Kind.LIKE).values_list("arxiv_id", flat=True)
-    )
+    feedback = _feedback_lists(subscriber)
+    liked_before = {item["arxiv_id"] for item in feedback[PaperFeedback.Kind.LIKE]}
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
@@ -249,16 +251,17 @@ def manage(request: HttpRequest, subscriber: Subscriber, token: str, **_: Any) -
         initial = PreferencesForm.initial_for(subscriber)
         form = PreferencesForm(initial={**initial, "liked": sorted(liked_before)})
     trending = pages.trending()
+    cards = pages.trending_cards_html(heart_form="prefs", liked=form.liked_ids())
     ctx = {
         "subscriber": subscriber,
         "token": token,
         "form": form,
         "trending": trending,
         "shown": [card.arxiv_id for card in trending.cards],
-        "liked_ids": form.liked_ids(),
+        "cards_html": mark_safe(cards),
         "saved": request.GET.get("saved") == "1" and request.method != "POST",
-        "liked": _feedback_list(subscriber, PaperFeedback.Kind.LIKE),
-        "disliked": _feedback_list(subscriber, PaperFeedback.Kind.DISLIKE),
+        "liked": feedback[PaperFeedback.Kind.LIKE],
+        "disliked": feedback[PaperFeedback.Kind.DISLIKE],
         # Private Atom feed of their picks, for feed readers (revoked with the other links).
         "feed_url": tokens.feed_url(subscriber),
     }
@@ -269,21 +272,22 @@ def _manage_path(token: str) -> str:
     return reverse("subscriptions:manage", args=[token])
 
 
-def _feedback_list(subscriber: Subscriber, kind: str) -> list[dict[str, Any]]:
-    rows = list(subscriber.feedback.filter(kind=kind).order_by("-created_at"))
+def _feedback_lists(subscriber: Subscriber) -> dict[str, list[dict[str, Any]]]:
+    """Liked and disliked papers, newest first, with their titles: two queries in all."""
+    rows = list(subscriber.feedback.order_by("-created_at").values_list("arxiv_id", "kind"))
     titles = dict(
-        Paper.objects.filter(arxiv_id__in=[r.arxiv_id for r in rows]).values_list(
-            "arxiv_id", "title"
-        )
+        Paper.objects.filter(arxiv_id__in=[aid for aid, _ in rows]).values_list("arxiv_id", "title")
     )
-    return [
-        {
-            "arxiv_id": r.arxiv_id,
-            "title": titles.get(r.arxiv_id, ""),
-            "url": f"https://arxiv.org/abs/{r.arxiv_id}",
-        }
-        for r in rows
-    ]
+    lists: dict[str, list[dict[str, Any]]] = {kind: [] for kind in PaperFeedback.Kind.values}
+    for arxiv_id, kind in rows:
+        lists[kind].append(
+            {
+                "arxiv_id": arxiv_id,
+                "title": titles.get(arxiv_id, ""),
+                "url": f"https://arxiv.org/abs/{arxiv_id}",
+            }
+        )
+    return lists
 
 
 @require_POST

@@ -261,6 +261,9 @@ DIGEST_UNSUBSCRIBE_MAILTO = env("DIGEST_UNSUBSCRIBE_MAILTO", default="")
 # --- Subscriptions -----------------------------------------------------------------
 SUBSCRIPTIONS_SIGNUP_RATE_PER_IP = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_IP", default="10/h")
 SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL", default="3/h")
+# Public pages (landing, archive, feed) are cached per catalogue version; each process
+# re-reads the version at most this often, so a fetch shows everywhere within it.
+DIGEST_PAGES_RECHECK_SECONDS = env_float("DIGEST_PAGES_RECHECK_SECONDS", default=1.0)
 # The live preview ranks on every pause in typing: generous, but not unlimited.
 SUBSCRIPTIONS_PREVIEW_RATE_PER_IP = env("SUBSCRIPTIONS_PREVIEW_RATE_PER_IP", default="120/m")
 # The "email me a fresh manage link" form has its own budget.
