@@ -8,6 +8,10 @@
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/reader_digest \
 #   REDIS_URL=redis://127.0.0.1:6379/2 PORT=8150 bench/web_load.sh
 #
+# TREE=/path/to/another/checkout serves that checkout instead (with this venv and these
+# wrk scripts), for a before/after on the same machine:
+#   git worktree add /tmp/before main && TREE=/tmp/before bench/web_load.sh
+#
 # Needs wrk (Debian package `wrk`: apt-get install wrk). Loads the shipped sample
 # catalogue if the database has no papers; each run adds its signups (bench-*@example.com)
 # to the database. Emails go to Django's dummy backend (no network). The machine is
@@ -35,7 +39,10 @@ export SUBSCRIPTIONS_SIGNUP_RATE_PER_IP=100000000/h SUBSCRIPTIONS_SIGNUP_RATE_PE
 export LOG_LEVEL=WARNING
 export CELERY_BROKER_URL=${CELERY_BROKER_URL:-$REDIS_URL}
 
-py=.venv/bin/python
+HERE=$(pwd)
+TREE=$(cd "${TREE:-$HERE}" && pwd)
+py=$HERE/.venv/bin/python
+cd "$TREE"
 $py manage.py migrate --noinput -v0
 $py manage.py collectstatic --noinput -v0
 manage_path=$($py manage.py shell -v0 -c '
@@ -55,7 +62,7 @@ for p in Paper.objects.order_by("-upvotes")[:3]:
 print(tokens.manage_url(sub).removeprefix(settings.SITE_URL))
 ' | tail -n1)
 
-.venv/bin/gunicorn config.wsgi --workers "$WORKERS" --worker-class sync \
+"$HERE/.venv/bin/gunicorn" config.wsgi --chdir "$TREE" --workers "$WORKERS" --worker-class sync \
   --bind "127.0.0.1:${PORT}" --log-level warning >/tmp/web_load_gunicorn.$$.log 2>&1 &
 gunicorn_pid=$!
 trap 'kill "$gunicorn_pid" 2>/dev/null; wait "$gunicorn_pid" 2>/dev/null || true' EXIT
@@ -84,17 +91,18 @@ run() {  # label, wrk arguments...
 }
 https=(-H "X-Forwarded-Proto: https")
 
+echo "tree: $TREE ($(git -C "$TREE" rev-parse --short HEAD))"
 echo "gunicorn: $WORKERS sync workers on $base; wrk: 2 threads, $CONNS connections, $DURATION"
 echo "load average before: $(load); $(nproc) cores"
 # Warm-up: every worker has imported everything and filled the caches.
 wrk -t2 -c6 -d3s "${https[@]}" "$base/" >/dev/null
 wrk -t2 -c6 -d3s "${https[@]}" "$base$manage_path" >/dev/null
-RUN_ID=warm$$ wrk -t2 -c6 -d2s -s bench/web_signup.lua "$base/" >/dev/null
+RUN_ID=warm$$ wrk -t2 -c6 -d2s -s "$HERE/bench/web_signup.lua" "$base/" >/dev/null
 
 run "landing GET / (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/"
 RATE=300 CONNECTIONS=30 run "landing GET / (offered 300/s)" \
-  -t2 -c30 -d"$DURATION" -s bench/web_paced.lua "$base/"
+  -t2 -c30 -d"$DURATION" -s "$HERE/bench/web_paced.lua" "$base/"
 run "preferences GET (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base$manage_path"
-RUN_ID=max$$ run "signup POST / (max)" -t2 -c"$CONNS" -d"$DURATION" -s bench/web_signup.lua "$base/"
+RUN_ID=max$$ run "signup POST / (max)" -t2 -c"$CONNS" -d"$DURATION" -s "$HERE/bench/web_signup.lua" "$base/"
 run "archive GET /archive/ (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/archive/"
 run "feed GET /feed.xml (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/feed.xml"
