@@ -94,7 +94,7 @@ class TimezoneSelect(forms.Select):
             options = options.replace(plain, plain[:-1] + " selected>", 1)
         final = self.build_attrs(self.attrs, attrs)
         final["name"] = name
-        return mark_safe(f"<select{flatatt(final)}>{options}</select>")
+        return mark_safe(f"<select{_attrs_html(final)}>{options}</select>")
 
 
 @cache
@@ -110,7 +110,12 @@ def _timezone_options_html() -> str:
 
 
 def _attrs_html(attrs: dict[str, Any]) -> str:
-    return flatatt({k: v for k, v in attrs.items() if v is not False and v is not None})
+    """flatatt() without format_html's overhead: True is a bare attribute."""
+    return "".join(
+        f" {k}" if v is True else f' {k}="{escape(str(v))}"'
+        for k, v in attrs.items()
+        if v is not False and v is not None
+    )
 
 
 class FastSelect(forms.Select):
