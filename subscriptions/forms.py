@@ -15,7 +15,6 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.forms.utils import flatatt
 from django.forms.widgets import ChoiceWidget
 from django.utils import timezone
 from django.utils.html import escape
