@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from digest import ranking
 from digest.catalogue.selectors import latest_trending_day, paper_list_for_day
@@ -27,6 +28,8 @@ class PreviewPick:
 @dataclass(slots=True)
 class _Day:
     version: str | None
+    day: date | None
+    candidates: list[ranking.Candidate]
     ranker: ranking.Ranker
     cards: dict[str, Card]
 
@@ -50,6 +53,8 @@ def _ranker_for_today() -> _Day:
     candidates = [ranking_inputs.candidate_from_paper(p, today=day) for p in papers if day]
     built = _Day(
         version=version,
+        day=day,
+        candidates=candidates,
         ranker=ranking.Ranker(candidates),
         cards={p.arxiv_id: card_from_paper(p) for p in papers},
     )
@@ -76,7 +81,15 @@ def digest_preview(
         authors=tuple(followed_authors),
         k=digest_size,
     )
-    (picks,) = today.ranker.rank([profile])
+    ranker = today.ranker
+    elsewhere = [aid for aid in liked_papers if aid not in today.cards]
+    if elsewhere and today.day is not None:
+        # Liked papers from other days are reference papers, as in an edition's ranker:
+        # a ranker of its own for this call (the shared one stays as it is).
+        reference = ranking_inputs.reference_candidates(elsewhere, today=today.day)
+        if reference:
+            ranker = ranking.Ranker(today.candidates, reference=reference)
+    (picks,) = ranker.rank([profile])
     return [PreviewPick(card=today.cards[p.arxiv_id], reason=p.reason) for p in picks]
 
 

@@ -262,3 +262,19 @@ def test_the_privacy_page_says_what_why_how_long_and_how_to_export_or_delete(db,
 def test_the_favicon_is_there(db, client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_a_liked_paper_from_another_day_steers_the_preview_as_in_an_edition(
+    db, client, trending, paper_factory
+):
+    paper_factory(
+        arxiv_id="2601.00077",
+        title="Retrosynthesis planning with graph networks",
+        abstract="Graph networks plan retrosynthesis routes for molecules.",
+    )
+    plain = _preview(client, interests="weather").content.decode()
+    steered = _preview(client, interests="weather", liked_papers="2601.00077").content.decode()
+    first = re.compile(r'rel="noopener">([^<]+)</a></h3>')
+    assert first.findall(plain)[0] == "Diffusion models for video"  # by upvotes
+    assert first.findall(steered)[0] == "Graph networks for chemistry"
+    assert "which you liked" in steered
