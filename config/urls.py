@@ -3,10 +3,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from digest.urls import public_urlpatterns
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("digest/", include("digest.urls")),
     path("anymail/", include("anymail.urls")),
     path("", include("ops.urls")),  # /healthz, /readyz, /metrics
+    path("", include((public_urlpatterns, "public"))),
     path("", include("subscriptions.urls")),
 ]

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.widgets import ChoiceWidget
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from digest.sources.base import is_valid_arxiv_id, normalise_arxiv_id
 from subscriptions.models import DIGEST_SIZES, WEEKDAYS, Subscriber
@@ -58,6 +63,173 @@ def _timezone_choices() -> list[tuple[str, str]]:
 
 TIMEZONE_CHOICES = _timezone_choices()
 HOUR_CHOICES = [(hour, f"{hour:02d}:00") for hour in range(24)]
+# The one way the pages write a date ("24 December 2026"); the pause field reads it back.
+DATE_FORMAT = "%d %B %Y"
+DATE_INPUT_FORMATS = [DATE_FORMAT, "%Y-%m-%d", "%d %b %Y"]
+
+
+def format_date(day: date) -> str:
+    """The site's date format, as Django's "j F Y" filter writes it (no leading zero)."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def timezone_choices() -> list[tuple[str, str]]:
+    """The field's choices as a callable: a form instance then deep-copies a reference,
+    not the 519 pairs (that copy cost more than the rest of the form's set-up)."""
+    return TIMEZONE_CHOICES
+
+
+class TimezoneSelect(forms.Select):
+    """The time-zone select, its 519 options rendered once per process (through Django's
+    per-option templates they took 15.6 ms of the landing page's 28 ms); each render only
+    marks the selected option."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        options = _timezone_options_html()
+        if value not in (None, ""):
+            plain = f'<option value="{escape(str(value))}">'
+            options = options.replace(plain, plain[:-1] + " selected>", 1)
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        return mark_safe(f"<select{_attrs_html(final)}>{options}</select>")
+
+
+@cache
+def _timezone_options_html() -> str:
+    return "".join(
+        f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in TIMEZONE_CHOICES
+    )
+
+
+# Django renders each option of a choice widget through its own templates (an include or
+# three per option): for the preferences page that was most of its time. These widgets
+# write the same HTML in Python.
+
+
+def _attrs_html(attrs: dict[str, Any]) -> str:
+    """flatatt() without format_html's overhead: True is a bare attribute."""
+    return "".join(
+        f" {k}" if v is True else f' {k}="{escape(str(v))}"'
+        for k, v in attrs.items()
+        if v is not False and v is not None
+    )
+
+
+class FastSelect(forms.Select):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = {**self.build_attrs(self.attrs, attrs), "name": name}
+        chosen = {str(v) for v in self.format_value(value)}
+        options = "".join(
+            f'<option value="{escape(str(v))}"{" selected" if str(v) in chosen else ""}>'
+            f"{escape(str(label))}</option>"
+            for v, label in self.choices
+        )
+        return mark_safe(f"<select{_attrs_html(final)}>{options}</select>")
+
+
+class _FastChoiceInputs(ChoiceWidget):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = self.build_attrs(self.attrs, attrs)
+        group_id = final.pop("id", None) or f"id_{name}"
+        chosen = {str(v) for v in self.format_value(value)}
+        rows = []
+        for index, (v, label) in enumerate(self.choices):
+            one = {**final, "id": f"{group_id}_{index}"}
+            checked = " checked" if str(v) in chosen else ""
+            rows.append(
+                f'<div><label for="{escape(one["id"])}"><input type="{self.input_type}" '
+                f'name="{escape(name)}" value="{escape(str(v))}"{_attrs_html(one)}{checked}> '
+                f"{escape(str(label))}</label></div>"
+            )
+        return mark_safe(f'<div id="{escape(group_id)}">{"".join(rows)}</div>')
+
+
+class FastTextInput(forms.TextInput):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = {"type": self.input_type, "name": name, **self.build_attrs(self.attrs, attrs)}
+        shown = self.format_value(value)
+        if shown is not None:
+            final["value"] = shown
+        return mark_safe(f"<input{_attrs_html(final)}>")
+
+
+class FastEmailInput(FastTextInput):
+    input_type = "email"
+
+
+class FastTextarea(forms.Textarea):
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = {"name": name, **self.build_attrs(self.attrs, attrs)}
+        shown = self.format_value(value)
+        return mark_safe(f"<textarea{_attrs_html(final)}>\n{escape(shown or '')}</textarea>")
+
+
+class FastRadioSelect(_FastChoiceInputs, forms.RadioSelect):
+    pass
+
+
+class FastCheckboxSelectMultiple(_FastChoiceInputs, forms.CheckboxSelectMultiple):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRow:
+    name: str
+    has_errors: bool
+    html: SafeString
+
+
+def _row(field: forms.BoundField) -> FieldRow:
+    """Django's field group (django/forms/field.html: label or legend, help text, errors,
+    widget), written in Python: through the templates it cost more than the widgets."""
+    label = escape(f"{field.label}{field.form.label_suffix or ''}")
+    parts = []
+    if field.use_fieldset:
+        parts.append(f"<fieldset><legend>{label}</legend>")
+    else:
+        parts.append(f'<label for="{escape(field.id_for_label)}">{label}</label>')
+    if field.help_text:  # our own text, like Django's |safe
+        parts.append(f'<div class="helptext" id="{field.auto_id}_helptext">{field.help_text}</div>')
+    if field.errors:
+        parts.append(str(field.errors))
+    parts.append(str(field))
+    if field.use_fieldset:
+        parts.append("</fieldset>")
+    return FieldRow(name=field.name, has_errors=bool(field.errors), html=mark_safe("".join(parts)))
+
+
+class SiteDateInput(FastTextInput, forms.DateInput):
+    """A text field showing the site's date format (an <input type=date> shows the
+    browser's own, mm/dd/yyyy in en-US, whatever the rest of the site says)."""
+
+    input_type = "text"
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, date | datetime):
+            return format_date(value)
+        return super().format_value(value)
+
+
+class PaperIdsField(forms.MultipleChoiceField):
+    """The ♡ checkboxes on the paper cards: any arXiv ids, each checked for its form."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "invalid_choice": "“%(value)s” is not an arXiv id.",
+    }
+
+    def valid_value(self, value: str) -> bool:
+        return is_valid_arxiv_id(normalise_arxiv_id(str(value)))
 
 
 class NormalisedEmailField(forms.EmailField):
@@ -114,7 +286,7 @@ class HoneypotMixin(forms.Form):
         label="Leave this field empty",
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+        widget=FastTextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
     @property
@@ -128,7 +300,7 @@ class PreferencesFields(forms.Form):
     interests = forms.CharField(
         label="Your interests",
         max_length=MAX_INTERESTS_CHARS,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=FastTextarea(attrs={"rows": 3}),
         help_text='Keywords and phrases, comma-separated, e.g. "diffusion models, '
         'retrieval-augmented generation".',
         error_messages={"required": "Tell us at least one topic you want papers about."},
@@ -137,20 +309,20 @@ class PreferencesFields(forms.Form):
         label="arXiv categories (optional)",
         choices=CATEGORY_CHOICES,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=FastCheckboxSelectMultiple,
     )
     liked_papers = forms.CharField(
         label="Papers you like (optional)",
         required=False,
         max_length=MAX_LIST_TEXT_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=FastTextarea(attrs={"rows": 2}),
         help_text=f"arXiv ids or links, one per line or comma-separated (up to {MAX_PAPERS}).",
     )
     followed_authors = forms.CharField(
         label="Authors to follow (optional)",
         required=False,
         max_length=MAX_LIST_TEXT_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=FastTextarea(attrs={"rows": 2}),
         help_text=f"One name per line or comma-separated (up to {MAX_AUTHORS}).",
     )
     digest_size = forms.TypedChoiceField(
@@ -158,24 +330,67 @@ class PreferencesFields(forms.Form):
         choices=[(n, str(n)) for n in DIGEST_SIZES],
         coerce=int,
         initial=10,
-        widget=forms.RadioSelect,
+        widget=FastRadioSelect,
     )
     frequency = forms.ChoiceField(
         label="How often",
         choices=Subscriber.Frequency.choices,
         initial=Subscriber.Frequency.DAILY,
-        widget=forms.RadioSelect,
+        widget=FastRadioSelect,
     )
     weekday = forms.TypedChoiceField(
         label="Day of the week (weekly digests)",
         choices=list(enumerate(WEEKDAYS)),
         coerce=int,
         initial=0,
+        widget=FastSelect,
     )
     send_hour = forms.TypedChoiceField(
-        label="Send at (your local time)", choices=HOUR_CHOICES, coerce=int, initial=7
+        label="Send at (your local time)",
+        choices=HOUR_CHOICES,
+        coerce=int,
+        initial=7,
+        widget=FastSelect,
     )
-    timezone = forms.ChoiceField(label="Time zone", choices=TIMEZONE_CHOICES, initial="UTC")
+    timezone = forms.ChoiceField(
+        label="Time zone", choices=timezone_choices, initial="UTC", widget=TimezoneSelect
+    )
+    # The ♡ on the paper cards (checkboxes in this form, wherever they sit on the page);
+    # clean() adds them to liked_papers.
+    liked = PaperIdsField(required=False)
+
+    # Shown first (a phone sees these and the Subscribe button without scrolling); the
+    # rest fold away in a <details>.
+    FIRST_FIELDS = ("email", "interests")
+    HIDDEN_FIELDS: tuple[str, ...] = ("website", "liked")
+
+    def first_fields(self) -> list[FieldRow]:
+        return [_row(self[name]) for name in self.FIRST_FIELDS if name in self.fields]
+
+    def folded_fields(self) -> list[FieldRow]:
+        skip = {*self.FIRST_FIELDS, *self.HIDDEN_FIELDS}
+        return [_row(self[name]) for name in self.fields if name not in skip]
+
+    def liked_ids(self) -> set[str]:
+        """The papers whose ♡ shows as ticked: what was posted, or what was liked before."""
+        if self.is_bound:
+            posted = self.data.getlist("liked") if hasattr(self.data, "getlist") else ()
+            return {normalise_arxiv_id(str(v)) for v in posted}
+        return set(self.initial.get("liked", ()))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "shown" in cleaned:
+            cleaned["shown"] = [normalise_arxiv_id(v) for v in cleaned["shown"]]
+        hearts = [normalise_arxiv_id(v) for v in cleaned.pop("liked", None) or ()]
+        if "liked_papers" in cleaned:
+            merged = list(dict.fromkeys([*cleaned["liked_papers"], *hearts]))
+            if len(merged) > MAX_PAPERS:
+                self.add_error(
+                    "liked_papers", f"Like at most {MAX_PAPERS} papers (you chose {len(merged)})."
+                )
+            cleaned["liked_papers"] = merged
+        return cleaned
 
     def clean_interests(self) -> str:
         interests: str = self.cleaned_data["interests"]
@@ -195,7 +410,7 @@ class SignupForm(HoneypotMixin, PreferencesFields):
     email = NormalisedEmailField(
         label="Email address",
         max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        widget=FastEmailInput(attrs={"autocomplete": "email"}),
         error_messages={"required": "Enter your email address."},
     )
 
@@ -210,10 +425,16 @@ class PreferencesForm(PreferencesFields):
     paused_until = forms.DateField(
         label="Pause until (optional)",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        input_formats=["%Y-%m-%d"],
-        help_text="No digests until this date (YYYY-MM-DD). Leave empty to keep them coming.",
+        widget=SiteDateInput(attrs={"placeholder": "24 December 2026", "autocomplete": "off"}),
+        input_formats=DATE_INPUT_FORMATS,
+        help_text="No digests until this date, e.g. 24 December 2026. Leave empty to keep "
+        "them coming.",
+        error_messages={"invalid": "Write the date like 24 December 2026 (or 2026-12-24)."},
     )
+
+    # The ids of the cards the page showed, so an unticked ♡ can un-like its paper.
+    shown = PaperIdsField(required=False)
+    HIDDEN_FIELDS = ("website", "liked", "shown")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -249,6 +470,6 @@ class ManageLinkRequestForm(HoneypotMixin, forms.Form):
     email = NormalisedEmailField(
         label="Email address",
         max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        widget=FastEmailInput(attrs={"autocomplete": "email"}),
         error_messages={"required": "Enter the address you subscribed with."},
     )

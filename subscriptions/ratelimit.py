@@ -8,10 +8,13 @@ reveals nothing about who is on the list.
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
+
+logger = logging.getLogger(__name__)
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -46,8 +49,13 @@ def address_limited(request: HttpRequest, *, group: str, email: str, rate: str) 
 
 
 def _limited(request: HttpRequest, *, group: str, value: str, rate: str) -> bool:
-    return bool(
-        is_ratelimited(
-            request, group=group, key=lambda _group, _request: value, rate=rate, increment=True
+    try:
+        return bool(
+            is_ratelimited(
+                request, group=group, key=lambda _group, _request: value, rate=rate, increment=True
+            )
         )
-    )
+    except Exception:
+        # The cache is down: the pages keep working, unlimited, rather than answer 500.
+        logger.warning("rate limit cache unavailable; %s not limited", group, exc_info=True)
+        return False

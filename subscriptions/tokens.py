@@ -52,6 +52,15 @@ class UnknownSubscriber(BadToken):
     """A genuine signature for a subscriber who has since deleted themselves."""
 
 
+class UsedConfirmation(BadToken):
+    """A genuine, unexpired confirmation link whose subscriber's state has moved on (it was
+    used, or they unsubscribed since). The page can say "already subscribed" instead."""
+
+    def __init__(self, message: str, subscriber: Subscriber) -> None:
+        super().__init__(message)
+        self.subscriber = subscriber
+
+
 @dataclass(frozen=True, slots=True)
 class TokenData:
     subscriber: Subscriber
@@ -97,6 +106,8 @@ def read_token(token: str, purpose: Purpose) -> TokenData:
         _state_hash(subscriber) if purpose is Purpose.CONFIRM else str(subscriber.token_version)
     )
     if version != expected:
+        if purpose is Purpose.CONFIRM:
+            raise UsedConfirmation("already used", subscriber)
         raise BadToken("revoked or already used")
     return TokenData(subscriber=subscriber, extra=extra)
 

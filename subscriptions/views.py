@@ -8,28 +8,37 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from digest.catalogue.selectors import latest_trending_day, paper_list_for_day
+from digest import pages
 from digest.models import Delivery, Paper
 from digest.sources.base import is_valid_arxiv_id
 from subscriptions import services, tokens
-from subscriptions.forms import ManageLinkRequestForm, PreferencesForm, SignupForm
+from subscriptions.forms import (
+    ManageLinkRequestForm,
+    PreferencesFields,
+    PreferencesForm,
+    SignupForm,
+)
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
 from subscriptions.ratelimit import address_limited, client_ip, ip_limited
-from subscriptions.tokens import BadToken, Purpose, UnknownSubscriber
+from subscriptions.tokens import BadToken, Purpose, UnknownSubscriber, UsedConfirmation
 
-TRENDING_ON_LANDING = 30
 TOO_MANY = "Too many attempts. Please wait an hour and try again."
+# The landing page is cached whole, with this in place of the per-visitor CSRF token.
+CSRF_PLACEHOLDER = "csrf-token-placeholder-9f3c"
 
 TokenView = Callable[..., HttpResponse]
 
@@ -58,13 +67,6 @@ def with_token(purpose: Purpose) -> Callable[[TokenView], TokenView]:
     return decorator
 
 
-def _trending() -> tuple[date | None, list[Paper]]:
-    day = latest_trending_day()
-    if day is None:
-        return None, []
-    return day, paper_list_for_day(day=day)[:TRENDING_ON_LANDING]
-
-
 def _user_agent(request: HttpRequest) -> str:
     return str(request.headers.get("user-agent", ""))
 
@@ -81,53 +83,119 @@ def _submit_public_form(
 ) -> HttpResponse | int:
     """The POST path shared by the two public forms: limits, validation, honeypot, service.
 
-    Returns the redirect on success, or the status to re-render the form with.
+    Returns the redirect on success or the small 429 page, or the status to re-render
+    the form with.
     """
     if ip_limited(request, group=group, rate=ip_rate):
-        form.is_valid()
-        form.add_error(None, TOO_MANY)
-        return 429
+        return _too_many(request)
     if not form.is_valid():
         return 400
     if form.is_bot:  # a bot sees success and gets nothing
         return redirect(done)
     if address_limited(request, group=group, email=form.cleaned_data["email"], rate=email_rate):
-        form.add_error(None, TOO_MANY)
-        return 429
+        return _too_many(request)
     action()
     return redirect(done)
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        outcome = _submit_public_form(
-            request,
-            form,
-            group="signup",
-            ip_rate=settings.SUBSCRIPTIONS_SIGNUP_RATE_PER_IP,
-            email_rate=settings.SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL,
-            action=lambda: services.subscriber_signup(
-                email=form.cleaned_data["email"],
-                ip=client_ip(request),
-                user_agent=_user_agent(request),
-                **form.preferences(),
-            ),
-            done="subscriptions:signup_done",
-        )
-        if isinstance(outcome, HttpResponse):
-            return outcome
-        status = outcome
-    day, papers = _trending()
-    ctx = {
+def _too_many(request: HttpRequest) -> HttpResponse:
+    """A rate-limited form: a small page, not the form page rebuilt for a flood."""
+    response = render(request, "subscriptions/too_many.html", {"message": TOO_MANY}, status=429)
+    response["Retry-After"] = "3600"
+    return response
+
+
+def _landing_context(form: SignupForm) -> dict[str, Any]:
+    cards = pages.trending_cards_html(heart_form="signup", liked=form.liked_ids())
+    return {
         "form": form,
-        "day": day,
-        "papers": papers,
+        "trending": pages.trending(),
+        # Built from the catalogue's escaped values by digest/_cards.html.
+        "cards_html": mark_safe(cards),
         "consent_version": settings.DIGEST_CONSENT_TEXT_VERSION,
     }
-    return render(request, "subscriptions/signup.html", ctx, status=status)
+
+
+def _landing_html() -> str:
+    """The landing page as every visitor first sees it, the CSRF token left as a placeholder."""
+    ctx = _landing_context(SignupForm())
+    ctx["csrf_token"] = CSRF_PLACEHOLDER
+    return render_to_string("subscriptions/signup.html", ctx)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        # Cached whole per catalogue version; only the CSRF token is per visitor.
+        html = pages.cached(f"html:landing:{settings.DIGEST_CONSENT_TEXT_VERSION}", _landing_html)
+        return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+    form = SignupForm(request.POST)
+    outcome = _submit_public_form(
+        request,
+        form,
+        group="signup",
+        ip_rate=settings.SUBSCRIPTIONS_SIGNUP_RATE_PER_IP,
+        email_rate=settings.SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL,
+        action=lambda: services.subscriber_signup(
+            email=form.cleaned_data["email"],
+            ip=client_ip(request),
+            user_agent=_user_agent(request),
+            **form.preferences(),
+        ),
+        done="subscriptions:signup_done",
+    )
+    if isinstance(outcome, HttpResponse):
+        return outcome
+    return render(request, "subscriptions/signup.html", _landing_context(form), status=outcome)
+
+
+@require_POST
+def preview_digest(request: HttpRequest) -> HttpResponse:
+    """The papers the form's profile would get today. Scripts (X-Preview: 1) get the
+    fragment; the no-script Preview button gets it in a page."""
+    fragment = request.headers.get("x-preview") == "1"
+    if ip_limited(request, group="preview", rate=settings.SUBSCRIPTIONS_PREVIEW_RATE_PER_IP):
+        return _too_many(request)
+    # Imported here: the ranker's numpy/scipy stack costs seconds to import, and only
+    # this page needs it (not the landing page's first request in each worker).
+    from digest import preview
+
+    form = PreferencesFields(request.POST)
+    picks: list[preview.PreviewPick] = []
+    if form.is_valid():
+        data = form.cleaned_data
+        picks = preview.digest_preview(
+            interests=data["interests"],
+            categories=data["categories"],
+            followed_authors=data["followed_authors"],
+            liked_papers=data["liked_papers"],
+            digest_size=data["digest_size"],
+        )
+    ctx = {"form": form, "picks": picks}
+    template = "subscriptions/_preview.html" if fragment else "subscriptions/preview.html"
+    # A bad profile is the visitor's to fix: the fragment says what, with a 200 so the
+    # live preview simply shows it; the page answers 400.
+    status = 400 if form.errors and not fragment else 200
+    return render(request, template, ctx, status=status)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page's <link rel=icon> says."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscriptions/privacy.html", _privacy_context())
+
+
+def _privacy_context() -> dict[str, Any]:
+    confirm_age = tokens.MAX_AGE[Purpose.CONFIRM]
+    return {
+        "consent_version": settings.DIGEST_CONSENT_TEXT_VERSION,
+        "confirm_days": confirm_age.days if confirm_age else None,
+    }
 
 
 @require_GET
@@ -135,31 +203,65 @@ def signup_done(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/signup_done.html")
 
 
-@require_GET
-@with_token(Purpose.CONFIRM)
-def confirm(request: HttpRequest, subscriber: Subscriber, **_: Any) -> HttpResponse:
-    services.subscriber_confirm(subscriber=subscriber, ip=client_ip(request))
-    ctx = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
-    return render(request, "subscriptions/confirmed.html", ctx)
+# Scanner-safe: a GET (mail filters open every link) shows one button; only the POST
+# confirms. static/js/autosubmit.js presses the button for a person, so they need no click.
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = tokens.read_token(token, Purpose.CONFIRM).subscriber
+    except UsedConfirmation as used:
+        response = _already_confirmed(request, used.subscriber)
+    except BadToken:
+        return _bad_link(request)
+    else:
+        if request.method == "POST":
+            services.subscriber_confirm(subscriber=subscriber, ip=client_ip(request))
+            ctx = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
+            response = render(request, "subscriptions/confirmed.html", ctx)
+        else:
+            response = render(request, "subscriptions/confirm.html", {"token": token})
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def _already_confirmed(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    """A used (or overtaken) confirmation link: say where they stand instead of "bad link"."""
+    if subscriber.status == Subscriber.Status.ACTIVE:
+        ctx = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
+        return render(request, "subscriptions/already_confirmed.html", ctx)
+    return _bad_link(request)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.MANAGE)
 def manage(request: HttpRequest, subscriber: Subscriber, token: str, **_: Any) -> HttpResponse:
+    feedback = _feedback_lists(subscriber)
+    liked_before = {item["arxiv_id"] for item in feedback[PaperFeedback.Kind.LIKE]}
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
-            services.subscriber_update_preferences(subscriber=subscriber, **form.cleaned_data)
+            prefs = dict(form.cleaned_data)
+            # A ♡ ticked before and unticked now: no longer liked.
+            unliked = set(prefs.pop("shown", ())) & liked_before - set(prefs["liked_papers"])
+            services.subscriber_update_preferences(subscriber=subscriber, **prefs)
+            for arxiv_id in sorted(unliked):
+                services.feedback_remove(subscriber=subscriber, arxiv_id=arxiv_id)
             return redirect(_manage_path(token) + "?saved=1")
     else:
-        form = PreferencesForm(initial=PreferencesForm.initial_for(subscriber))
+        initial = PreferencesForm.initial_for(subscriber)
+        form = PreferencesForm(initial={**initial, "liked": sorted(liked_before)})
+    trending = pages.trending()
+    cards = pages.trending_cards_html(heart_form="prefs", liked=form.liked_ids())
     ctx = {
         "subscriber": subscriber,
         "token": token,
         "form": form,
+        "trending": trending,
+        "shown": [card.arxiv_id for card in trending.cards],
+        "cards_html": mark_safe(cards),
         "saved": request.GET.get("saved") == "1" and request.method != "POST",
-        "liked": _feedback_list(subscriber, PaperFeedback.Kind.LIKE),
-        "disliked": _feedback_list(subscriber, PaperFeedback.Kind.DISLIKE),
+        "liked": feedback[PaperFeedback.Kind.LIKE],
+        "disliked": feedback[PaperFeedback.Kind.DISLIKE],
         # Private Atom feed of their picks, for feed readers (revoked with the other links).
         "feed_url": tokens.feed_url(subscriber),
     }
@@ -170,21 +272,22 @@ def _manage_path(token: str) -> str:
     return reverse("subscriptions:manage", args=[token])
 
 
-def _feedback_list(subscriber: Subscriber, kind: str) -> list[dict[str, Any]]:
-    rows = list(subscriber.feedback.filter(kind=kind).order_by("-created_at"))
+def _feedback_lists(subscriber: Subscriber) -> dict[str, list[dict[str, Any]]]:
+    """Liked and disliked papers, newest first, with their titles: two queries in all."""
+    rows = list(subscriber.feedback.order_by("-created_at").values_list("arxiv_id", "kind"))
     titles = dict(
-        Paper.objects.filter(arxiv_id__in=[r.arxiv_id for r in rows]).values_list(
-            "arxiv_id", "title"
-        )
+        Paper.objects.filter(arxiv_id__in=[aid for aid, _ in rows]).values_list("arxiv_id", "title")
     )
-    return [
-        {
-            "arxiv_id": r.arxiv_id,
-            "title": titles.get(r.arxiv_id, ""),
-            "url": f"https://arxiv.org/abs/{r.arxiv_id}",
-        }
-        for r in rows
-    ]
+    lists: dict[str, list[dict[str, Any]]] = {kind: [] for kind in PaperFeedback.Kind.values}
+    for arxiv_id, kind in rows:
+        lists[kind].append(
+            {
+                "arxiv_id": arxiv_id,
+                "title": titles.get(arxiv_id, ""),
+                "url": f"https://arxiv.org/abs/{arxiv_id}",
+            }
+        )
+    return lists
 
 
 @require_POST
@@ -231,13 +334,12 @@ def manage_unsubscribe(
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.MANAGE)
 def resubscribe(request: HttpRequest, subscriber: Subscriber, token: str, **_: Any) -> HttpResponse:
+    ctx = {"subscriber": subscriber, "token": token}
     if request.method == "POST":
         if not subscriber.is_active:
             services.subscriber_resubscribe(subscriber=subscriber, ip=client_ip(request))
-        return redirect(_manage_path(token) + "?saved=1")
-    return render(
-        request, "subscriptions/resubscribe.html", {"subscriber": subscriber, "token": token}
-    )
+        return render(request, "subscriptions/resubscribed.html", ctx)
+    return render(request, "subscriptions/resubscribe.html", ctx)
 
 
 @require_POST
@@ -260,7 +362,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "subscriptions/unsubscribed.html", {"resubscribe_url": None})
     except BadToken:
         return _bad_link(request)
+    resubscribe_url = reverse(
+        "subscriptions:resubscribe", args=[tokens.make_token(subscriber, Purpose.MANAGE)]
+    )
+    unsubscribed = {"resubscribe_url": resubscribe_url}
     if request.method != "POST":
+        if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+            return render(request, "subscriptions/unsubscribed.html", unsubscribed)
         return render(request, "subscriptions/unsubscribe_confirm.html", {"token": token})
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     method = ConsentRecord.UnsubscribeMethod
@@ -269,23 +377,20 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         method=method.ONE_CLICK if one_click else method.FOOTER_LINK,
         ip=client_ip(request),
     )
-    resubscribe_url = reverse(
-        "subscriptions:resubscribe", args=[tokens.make_token(subscriber, Purpose.MANAGE)]
-    )
-    return render(request, "subscriptions/unsubscribed.html", {"resubscribe_url": resubscribe_url})
+    return render(request, "subscriptions/unsubscribed.html", unsubscribed)
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.FEEDBACK)
 def feedback(request: HttpRequest, subscriber: Subscriber, extra: str, **_: Any) -> HttpResponse:
     """Older links (still in mailboxes): the token signs the kind and the paper."""
     kind, _sep, arxiv_id = extra.partition(".")
     if kind not in PaperFeedback.Kind.values or not is_valid_arxiv_id(arxiv_id):
         return _bad_link(request)
-    return _feedback_thanks(request, subscriber, kind=kind, arxiv_id=arxiv_id)
+    return _feedback_page(request, subscriber, kind=kind, arxiv_id=arxiv_id)
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 @with_token(Purpose.FEEDBACK)
 def delivery_feedback(
     request: HttpRequest, subscriber: Subscriber, extra: str, kind: str, arxiv_id: str, **_: Any
@@ -295,7 +400,7 @@ def delivery_feedback(
         return _bad_link(request)
     if not _was_picked(subscriber=subscriber, delivery_id=int(extra), arxiv_id=arxiv_id):
         return _bad_link(request)
-    return _feedback_thanks(request, subscriber, kind=kind, arxiv_id=arxiv_id)
+    return _feedback_page(request, subscriber, kind=kind, arxiv_id=arxiv_id)
 
 
 def _was_picked(*, subscriber: Subscriber, delivery_id: int, arxiv_id: str) -> bool:
@@ -307,17 +412,16 @@ def _was_picked(*, subscriber: Subscriber, delivery_id: int, arxiv_id: str) -> b
     return any(pick.get("arxiv_id") == arxiv_id for pick in picks or ())
 
 
-def _feedback_thanks(
+def _feedback_page(
     request: HttpRequest, subscriber: Subscriber, *, kind: str, arxiv_id: str
 ) -> HttpResponse:
-    services.feedback_record(subscriber=subscriber, arxiv_id=arxiv_id, kind=kind)
+    """GET: one button (scanner-safe, auto-pressed by script); POST: record, then thank."""
     paper = Paper.objects.filter(arxiv_id=arxiv_id).first()
-    ctx = {
-        "kind": kind,
-        "arxiv_id": arxiv_id,
-        "paper": paper,
-        "manage_url": tokens.manage_url(subscriber),
-    }
+    ctx = {"kind": kind, "arxiv_id": arxiv_id, "paper": paper}
+    if request.method != "POST":
+        return render(request, "subscriptions/feedback_confirm.html", ctx)
+    services.feedback_record(subscriber=subscriber, arxiv_id=arxiv_id, kind=kind)
+    ctx["manage_url"] = tokens.manage_url(subscriber)
     return render(request, "subscriptions/feedback_thanks.html", ctx)
 
 

@@ -141,6 +141,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "broker-processed"),
         "store_processed": False,
+        # kombu's default is "control" relative to the working directory: the checkout.
+        "control_folder": str(VAR_DIR / "broker-control"),
     }
 else:
     # Redis re-delivers an unacknowledged task after the visibility timeout; it must be
@@ -288,6 +290,11 @@ LOGGING = {
 # --- Subscriptions -----------------------------------------------------------------
 SUBSCRIPTIONS_SIGNUP_RATE_PER_IP = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_IP", default="10/h")
 SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL = env("SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL", default="3/h")
+# Public pages (landing, archive, feed) are cached per catalogue version; each process
+# re-reads the version at most this often, so a fetch shows everywhere within it.
+DIGEST_PAGES_RECHECK_SECONDS = env_float("DIGEST_PAGES_RECHECK_SECONDS", default=1.0)
+# The live preview ranks on every pause in typing: generous, but not unlimited.
+SUBSCRIPTIONS_PREVIEW_RATE_PER_IP = env("SUBSCRIPTIONS_PREVIEW_RATE_PER_IP", default="120/m")
 # The "email me a fresh manage link" form has its own budget.
 SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_IP = env("SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_IP", default="10/h")
 SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_EMAIL = env(

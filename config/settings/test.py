@@ -25,3 +25,5 @@ MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa:
 # Recount a run after every chunk and event, so tests see exact counts at once;
 # tests/digest/runs/test_recount.py covers the throttle itself.
 DIGEST_RUN_RECOUNT_SECONDS = env_int("DIGEST_RUN_RECOUNT_SECONDS", default=0)
+# Page caches re-read the catalogue version on every call (no per-process grace period).
+DIGEST_PAGES_RECHECK_SECONDS = 0

@@ -26,6 +26,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from digest.catalogue.version import catalogue_changed
 from digest.models import FetchRun, Paper, PaperTrend
 from digest.sources import get_source, merge_precedence
 from digest.sources.base import SKIP_BAD, FetchResult, PaperData, SkippedRecord, SourceError
@@ -78,6 +79,9 @@ def catalogue_ingest(
         logger.exception("storing %s for %s failed", source, day)
         return _finish_failed(run, f"database error: {exc}", skipped=skipped)
     run.new_count, run.updated_count = new_count, updated_count
+    if new_count or updated_count:
+        # Pages cached from the catalogue (landing, archive, feed) are rebuilt.
+        transaction.on_commit(catalogue_changed)
     return _finish(run, result=result, skipped=skipped)
 
 

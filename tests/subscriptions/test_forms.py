@@ -128,3 +128,45 @@ def test_it_only_pauses_until_a_future_date_within_a_year(signup_data):
     assert pause("2026-12-24").is_valid()
     assert "after today" in pause("2026-11-20").errors["paused_until"][0]
     assert "at most 365 days" in pause("2027-12-24").errors["paused_until"][0]
+
+
+# --- issue #13: one date format, the cached time-zone select, ♡ likes ----------------------
+
+
+def test_the_pause_date_is_shown_and_read_in_the_sites_one_format(signup_data):
+    from subscriptions.forms import PreferencesForm as Form
+
+    html = str(Form(initial={"paused_until": date(2027, 1, 5)})["paused_until"])
+    assert 'value="5 January 2027"' in html and 'type="text"' in html
+    with time_machine.travel(date(2026, 11, 20)):
+        for typed in ("5 January 2027", "2027-01-05", "05 Jan 2027"):
+            form = Form({**signup_data, "paused_until": typed})
+            assert form.is_valid(), form.errors
+            assert form.cleaned_data["paused_until"] == date(2027, 1, 5)
+        form = Form({**signup_data, "paused_until": "01/05/2027"})
+        assert "like 24 December 2026" in form.errors["paused_until"][0]
+
+
+def test_the_time_zone_select_marks_only_the_chosen_zone():
+    from subscriptions.forms import SignupForm as Form
+
+    html = str(Form(initial={"timezone": "Europe/Paris"})["timezone"])
+    assert html.count("<option") > 400 and html.count(" selected") == 1
+    assert '<option value="Europe/Paris" selected>Europe/Paris</option>' in html
+    assert 'id="id_timezone"' in html and 'name="timezone"' in html
+    plain = str(Form()["timezone"])
+    assert '<option value="UTC" selected>' in plain and plain.count(" selected") == 1
+
+
+def test_hearts_add_to_the_liked_papers_up_to_the_limit(signup_data):
+    from django.http import QueryDict
+
+    data = QueryDict(mutable=True)
+    data.update({k: v for k, v in signup_data.items() if not isinstance(v, list)})
+    data.setlist("categories", signup_data["categories"])
+    data.setlist("liked", ["2607.00001", "2501.01234"])
+    form = SignupForm(data)
+    assert form.is_valid(), form.errors
+    assert form.preferences()["liked_papers"] == ["2501.01234", "2502.04321", "2607.00001"]
+    data.setlist("liked", [f"2607.{n:05d}" for n in range(20)])
+    assert "at most 20" in SignupForm(data).errors["liked_papers"][0]

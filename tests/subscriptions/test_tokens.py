@@ -35,8 +35,18 @@ def _assert_bad_link(response) -> None:
     assert reverse("subscriptions:manage_link_request") in html  # a way to get a new one
 
 
-def test_it_confirms_at_once_on_click(pending_subscriber, client):
-    response = client.get(_url(pending_subscriber, Purpose.CONFIRM), REMOTE_ADDR="192.0.2.4")
+def test_opening_the_confirmation_link_changes_nothing(pending_subscriber, client):
+    # Mail scanners open every link: the GET shows one button (pressed by script for a person).
+    response = client.get(_url(pending_subscriber, Purpose.CONFIRM))
+    html = response.content.decode()
+    assert response.status_code == 200 and "Confirm my subscription" in html
+    assert "data-autosubmit" in html and "js/autosubmit.js" in html
+    pending_subscriber.refresh_from_db()
+    assert pending_subscriber.status == Subscriber.Status.PENDING
+
+
+def test_it_confirms_when_the_button_is_pressed(pending_subscriber, client):
+    response = client.post(_url(pending_subscriber, Purpose.CONFIRM), REMOTE_ADDR="192.0.2.4")
     assert response.status_code == 200
     assert "You're subscribed" in response.content.decode()
     pending_subscriber.refresh_from_db()
@@ -91,9 +101,13 @@ def test_it_keeps_manage_links_alive_for_months_but_not_for_ever(subscriber_fact
 
 def test_it_accepts_a_confirmation_link_only_once(pending_subscriber, client):
     url = _url(pending_subscriber, Purpose.CONFIRM)
-    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 200
     first_confirmed_at = Subscriber.objects.get(pk=pending_subscriber.pk).confirmed_at
-    _assert_bad_link(client.get(url))
+    for again in (client.get(url), client.post(url)):
+        # A reused link says where they stand, with the preferences link.
+        html = again.content.decode()
+        assert again.status_code == 200 and "You're already subscribed" in html
+        assert "/manage/" in html
     assert Subscriber.objects.get(pk=pending_subscriber.pk).confirmed_at == first_confirmed_at
 
 
@@ -101,6 +115,7 @@ def test_it_does_not_let_an_old_confirmation_link_undo_an_unsubscribe(pending_su
     url = _url(pending_subscriber, Purpose.CONFIRM)
     services.subscriber_unsubscribe(subscriber=pending_subscriber, method="footer-link")
     _assert_bad_link(client.get(url))
+    _assert_bad_link(client.post(url))
     assert Subscriber.objects.get(pk=pending_subscriber.pk).status == "unsubscribed"
 
 

@@ -16,10 +16,25 @@ def _path(url: str) -> str:
     return url.removeprefix("http://testserver")
 
 
+def test_opening_a_feedback_link_changes_nothing(subscriber_factory, paper_factory, client):
+    sub = subscriber_factory()
+    paper_factory(arxiv_id="2501.00042", title="Scaling laws for cats")
+    delivery = _delivery(sub, "2501.00042")
+    for url in (
+        tokens.feedback_url(sub, "2501.00042", "like"),
+        tokens.delivery_feedback_url(sub, delivery.pk, "2501.00042", "dislike"),
+    ):
+        response = client.get(_path(url))
+        html = response.content.decode()
+        assert response.status_code == 200 and "Scaling laws for cats" in html
+        assert "data-autosubmit" in html and '<form method="post"' in html
+    assert not PaperFeedback.objects.exists()
+
+
 def test_it_records_a_like_and_thanks_the_reader(subscriber_factory, paper_factory, client):
     sub = subscriber_factory()
     paper_factory(arxiv_id="2501.00042", title="Scaling laws for cats")
-    response = client.get(_path(tokens.feedback_url(sub, "2501.00042", "like")))
+    response = client.post(_path(tokens.feedback_url(sub, "2501.00042", "like")))
     html = response.content.decode()
     assert response.status_code == 200
     assert "more papers like" in html and "Scaling laws for cats" in html
@@ -31,10 +46,10 @@ def test_it_records_a_like_and_thanks_the_reader(subscriber_factory, paper_facto
 def test_it_is_idempotent_and_a_later_opposite_click_wins(subscriber_factory, client):
     sub = subscriber_factory()
     like = _path(tokens.feedback_url(sub, "2501.00042", "like"))
-    assert client.get(like).status_code == 200
-    assert client.get(like).status_code == 200
+    assert client.post(like).status_code == 200
+    assert client.post(like).status_code == 200
     assert PaperFeedback.objects.filter(subscriber=sub).count() == 1
-    client.get(_path(tokens.feedback_url(sub, "2501.00042", "dislike")))
+    client.post(_path(tokens.feedback_url(sub, "2501.00042", "dislike")))
     assert list(PaperFeedback.objects.filter(subscriber=sub).values_list("kind", flat=True)) == [
         "dislike"
     ]
@@ -42,7 +57,7 @@ def test_it_is_idempotent_and_a_later_opposite_click_wins(subscriber_factory, cl
 
 def test_it_works_for_old_style_arxiv_ids(subscriber_factory, client):
     sub = subscriber_factory()
-    assert client.get(_path(tokens.feedback_url(sub, "hep-th/9901001", "like"))).status_code == 200
+    assert client.post(_path(tokens.feedback_url(sub, "hep-th/9901001", "like"))).status_code == 200
     assert PaperFeedback.objects.get(subscriber=sub).arxiv_id == "hep-th/9901001"
 
 
@@ -80,7 +95,7 @@ def test_a_delivery_link_records_feedback_on_a_picked_paper(
     delivery = _delivery(sub, "2501.00007", "2501.00042")
     url = tokens.delivery_feedback_url(sub, delivery.pk, "2501.00042", "dislike")
     assert "/dislike/2501.00042/" in url
-    response = client.get(_path(url))
+    response = client.post(_path(url))
     assert response.status_code == 200
     assert "fewer papers like" in response.content.decode()
     assert "Scaling laws for cats" in response.content.decode()
@@ -92,11 +107,11 @@ def test_a_delivery_link_is_idempotent_and_a_later_opposite_click_wins(subscribe
     sub = subscriber_factory()
     delivery = _delivery(sub, "2501.00042")
     like = _path(tokens.delivery_feedback_url(sub, delivery.pk, "2501.00042", "like"))
-    assert client.get(like).status_code == 200
-    assert client.get(like).status_code == 200
+    assert client.post(like).status_code == 200
+    assert client.post(like).status_code == 200
     assert PaperFeedback.objects.filter(subscriber=sub).count() == 1
     # The same token with the other kind in the path.
-    assert client.get(like.replace("/like/", "/dislike/")).status_code == 200
+    assert client.post(like.replace("/like/", "/dislike/")).status_code == 200
     assert list(PaperFeedback.objects.filter(subscriber=sub).values_list("kind", flat=True)) == [
         "dislike"
     ]
@@ -106,7 +121,7 @@ def test_a_delivery_link_works_for_old_style_arxiv_ids(subscriber_factory, clien
     sub = subscriber_factory()
     delivery = _delivery(sub, "hep-th/9901001")
     url = tokens.delivery_feedback_url(sub, delivery.pk, "hep-th/9901001", "like")
-    assert client.get(_path(url)).status_code == 200
+    assert client.post(_path(url)).status_code == 200
     assert PaperFeedback.objects.get(subscriber=sub).arxiv_id == "hep-th/9901001"
 
 
@@ -114,7 +129,7 @@ def test_a_delivery_link_refuses_a_paper_that_was_not_in_that_delivery(subscribe
     sub = subscriber_factory()
     delivery = _delivery(sub, "2501.00042")
     url = _path(tokens.delivery_feedback_url(sub, delivery.pk, "2501.00099", "like"))
-    response = client.get(url)
+    response = client.post(url)
     assert response.status_code == 400
     assert "subscriptions/bad_link.html" in [t.name for t in response.templates]
     assert not PaperFeedback.objects.exists()
@@ -124,7 +139,7 @@ def test_a_delivery_link_refuses_another_subscribers_delivery(subscriber_factory
     sub, other = subscriber_factory(), subscriber_factory()
     theirs = _delivery(other, "2501.00042")
     url = _path(tokens.delivery_feedback_url(sub, theirs.pk, "2501.00042", "like"))
-    assert client.get(url).status_code == 400
+    assert client.post(url).status_code == 400
     assert not PaperFeedback.objects.exists()
 
 
@@ -141,7 +156,7 @@ def test_a_tampered_delivery_link_is_refused(subscriber_factory, client):
         f"{pk}.{version}.{delivery_id}:{timestamp}:{signature[:-2]}xx",  # the signature
     ]
     for bad in forged:
-        response = client.get(f"/feedback/{bad}/like/2501.00042/")
+        response = client.post(f"/feedback/{bad}/like/2501.00042/")
         assert response.status_code == 400
         assert "subscriptions/bad_link.html" in [t.name for t in response.templates]
     assert not PaperFeedback.objects.exists()

@@ -90,8 +90,21 @@ def test_it_unsubscribes_from_the_footer_page_and_offers_to_resubscribe(subscrib
     page = client.get(resubscribe)
     assert "Get the digest again?" in page.content.decode()
     csrf = page.cookies["csrftoken"].value
-    assert client.post(resubscribe, {"csrfmiddlewaretoken": csrf}).status_code == 302
+    back = client.post(resubscribe, {"csrfmiddlewaretoken": csrf})
+    assert back.status_code == 200 and "You're subscribed again" in back.content.decode()
     assert Subscriber.objects.get(pk=sub.pk).status == Subscriber.Status.ACTIVE
+
+
+def test_the_footer_link_of_an_unsubscribed_reader_says_so_and_offers_to_resubscribe(
+    subscriber_factory, client
+):
+    sub = subscriber_factory(status=Subscriber.Status.UNSUBSCRIBED)
+    html = client.get(_url(sub)).content.decode()
+    assert "You're unsubscribed" in html and "Unsubscribe from Paper Digest?" not in html
+    resubscribe = reverse(
+        "subscriptions:resubscribe", args=[tokens.make_token(sub, Purpose.MANAGE)]
+    )
+    assert f'href="{resubscribe}"' in html
 
 
 def test_it_requires_csrf_to_resubscribe(subscriber_factory, csrf_client):

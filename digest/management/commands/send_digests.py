@@ -15,7 +15,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from digest.catalogue import latest_trending_day
+from digest.models import DigestRun
 from digest.sending import digest_send_day
+
+_COUNTS = ("planned_count", "sent_count", "failed_count")
 
 
 class Command(BaseCommand):
@@ -29,12 +32,25 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = self._day(options["date"])
+        # The edition's counts are totals over every call; what this call did is the
+        # difference from before it.
+        before = {
+            row[0]: row[1:]
+            for row in DigestRun.objects.filter(edition_date=day).values_list("pk", *_COUNTS)
+        }
         for frequency, run in digest_send_day(day=day, inline=not options["queue"]):
             if run is None:
                 self.stdout.write(f"{frequency} {day}: nobody due or no papers")
                 continue
+            planned, sent, failed = (
+                getattr(run, name) - was
+                for name, was in zip(_COUNTS, before.get(run.pk, (0, 0, 0)), strict=True)
+            )
+            now = "queued" if options["queue"] else "sent"
             self.stdout.write(
-                f"{frequency} {day}: {run.status}, planned {run.planned_count}, "
+                f"{frequency} {day}: this call planned {planned}, {now} "
+                f"{sent if not options['queue'] else planned}, failed {failed}. "
+                f"Edition so far: {run.status}, planned {run.planned_count}, "
                 f"sent {run.sent_count}, failed {run.failed_count}, "
                 f"skipped {run.skipped_count} (run {run.pk})"
             )

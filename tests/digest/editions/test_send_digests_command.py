@@ -39,3 +39,25 @@ def test_it_sends_nothing_twice_when_rerun(subscriber_factory, papers, day, mail
     call_command("send_digests", "--date", day.isoformat())
     assert len(mailoutbox) == 1
     assert Delivery.objects.count() == 1
+
+
+def test_it_says_what_this_call_did_apart_from_the_editions_totals(
+    subscriber_factory, papers, day, mailoutbox
+):
+    from io import StringIO
+
+    subscriber_factory()
+    first = StringIO()
+    call_command("send_digests", "--date", day.isoformat(), stdout=first)
+    assert "this call planned 1, sent 1, failed 0" in first.getvalue()
+    assert "Edition so far: done, planned 1, sent 1" in first.getvalue()
+
+    subscriber_factory()
+    second = StringIO()
+    call_command("send_digests", "--date", day.isoformat(), stdout=second)
+    assert "this call planned 1, sent 1, failed 0" in second.getvalue()
+    assert "planned 2, sent 2" in second.getvalue()
+
+    third = StringIO()
+    call_command("send_digests", "--date", day.isoformat(), stdout=third)
+    assert "this call planned 0, sent 0, failed 0" in third.getvalue()

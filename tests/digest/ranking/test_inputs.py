@@ -142,7 +142,7 @@ def test_a_more_like_this_click_puts_the_paper_in_the_profile(
         abstract="We fit 3D Gaussian splatting to dynamic scenes in real time.",
     )
     url = tokens.feedback_url(reader, "2601.00001", "like").removeprefix("http://testserver")
-    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 200  # the button of the scanner-safe page
     (profile,) = profiles_for_subscribers([reader])
     assert profile.liked == ("2601.00001",)
     today = [
