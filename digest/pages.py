@@ -9,7 +9,6 @@ cache that is down degrades to building the page on every request, never to an e
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from digest.catalogue.selectors import latest_trending_day, paper_list_for_day
+from digest.catalogue.tldr import paper_tldr
 from digest.catalogue.version import catalogue_version
 from digest.models import Paper, PaperTrend
 
@@ -35,13 +35,9 @@ TRENDING_ON_LANDING = 30
 ARCHIVE_DAYS_PER_PAGE = 30
 FEED_DAYS = 7
 FEED_PAPERS_PER_DAY = 10
-TLDR_MAX_CHARS = 300
 AUTHORS_SHOWN = 3
 # A day of pages at most, even if no fetch ever bumps the version.
 PAGE_TIMEOUT = 24 * 3600
-
-# The end of the first sentence: a full stop (or ! ?) then a space and a capital or digit.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +58,6 @@ class Card:
     hf_url: str
 
 
-def tldr(*, ai_summary: str, abstract: str) -> str:
-    """The AI summary, else the abstract's first sentence, cut at a word near 300 chars."""
-    text = " ".join((ai_summary or "").split())
-    if not text:
-        text = _SENTENCE_END.split(" ".join((abstract or "").split()), maxsplit=1)[0]
-    if len(text) <= TLDR_MAX_CHARS:
-        return text
-    return text[:TLDR_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-
-
 def byline(*, authors: list[str], organization: str) -> str:
     names = [str(a) for a in authors or ()]
     shown = ", ".join(names[:AUTHORS_SHOWN])
@@ -84,7 +70,7 @@ def card_from_paper(paper: Paper) -> Card:
     return Card(
         arxiv_id=paper.arxiv_id,
         title=paper.title,
-        tldr=tldr(ai_summary=paper.ai_summary, abstract=paper.abstract),
+        tldr=paper_tldr(ai_summary=paper.ai_summary, abstract=paper.abstract),
         thumbnail_url=paper.thumbnail_url if paper.thumbnail_url.startswith("https://") else "",
         byline=byline(authors=paper.authors, organization=paper.organization),
         upvotes=paper.upvotes,

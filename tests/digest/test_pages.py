@@ -38,15 +38,6 @@ def _paper(arxiv_id: str, title: str, upvotes: int = 10) -> PaperData:
     return PaperData(arxiv_id=arxiv_id, title=title, source="hf_api", upvotes=upvotes)
 
 
-def test_the_tldr_is_the_ai_summary_else_the_abstracts_first_sentence():
-    assert pages.tldr(ai_summary="  A short  summary. ", abstract="Ignored.") == "A short summary."
-    abstract = "We propose X (e.g. for video). It works. Also Y."
-    assert pages.tldr(ai_summary="", abstract=abstract) == "We propose X (e.g. for video)."
-    long = "word " * 100
-    cut = pages.tldr(ai_summary=long, abstract="")
-    assert len(cut) <= pages.TLDR_MAX_CHARS + 1 and cut.endswith("word…")
-
-
 def test_the_byline_shortens_long_author_lists_and_adds_the_organisation():
     assert pages.byline(authors=["A", "B"], organization="") == "A, B"
     assert pages.byline(authors=["A", "B", "C", "D"], organization="Lab") == "A, B, C et al. · Lab"
