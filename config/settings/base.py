@@ -127,6 +127,10 @@ ANYMAIL = {
 ANYMAIL_WEBHOOK_SECRET = env("ANYMAIL_WEBHOOK_SECRET", default="")
 if ANYMAIL_WEBHOOK_SECRET:
     ANYMAIL["WEBHOOK_SECRET"] = ANYMAIL_WEBHOOK_SECRET
+# ESPs whose tracking webhook /anymail/<esp>/tracking/ is routed (anymail's slugs:
+# postmark, mailgun, amazon_ses...). Empty: the ESP of an anymail EMAIL_BACKEND, if any.
+# Every other /anymail/ URL is a 404 (digest/tracking/webhooks.py).
+DIGEST_TRACKING_ESPS = env_list("DIGEST_TRACKING_ESPS", default=[])
 
 # --- Celery ------------------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/, so a worker and beat really
