@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from digest.emails.transactional import make_message
+from digest.sources.base import is_valid_arxiv_id
 from subscriptions import tokens
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
 
@@ -283,33 +284,74 @@ def feedback_record(
 
 
 def feedback_remove(*, subscriber: Subscriber, arxiv_id: str) -> None:
+    if not is_valid_arxiv_id(arxiv_id):  # a value from a form: nothing else is stored
+        return
     PaperFeedback.objects.filter(subscriber=subscriber, arxiv_id=arxiv_id).delete()
 
 
 def subscriber_request_manage_link(*, email: str) -> None:
-    """Email a fresh manage link if the address is known; say nothing either way."""
-    subscriber = subscriber_find(email=email)
-    if subscriber is not None:
-        email_send_manage_link(subscriber=subscriber)
+    """Email a fresh manage link if the address is known; say nothing either way.
+
+    The request only queues a task with the address, the same work for a known and an
+    unknown one (no timing tells them apart); the task looks the address up.
+    """
+    _queue(kind="manage-link", email=normalise_email(email))
+
+
+def subscriber_is_suppressed(*, subscriber: Subscriber) -> bool:
+    """Whether we must not email this address at all: it hard-bounced, complained, or
+    soft-bounced too often (each ends the consent with the "bounce" or "complaint" method).
+    A reader who is back on the list through a signed link has a new, open consent."""
+    consent = subscriber.consent
+    method = ConsentRecord.UnsubscribeMethod
+    return consent is not None and consent.unsubscribe_method in (method.BOUNCE, method.COMPLAINT)
 
 
 def email_send_confirmation(*, subscriber: Subscriber) -> None:
-    ctx = {"subscriber": subscriber, "confirm_url": tokens.confirm_url(subscriber)}
-    _send("confirm", subscriber=subscriber, ctx=ctx)
+    _queue(kind="confirm", subscriber_id=subscriber.pk)
 
 
 def email_send_manage_link(*, subscriber: Subscriber) -> None:
-    ctx: dict[str, Any] = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
-    if subscriber.status == Subscriber.Status.PENDING:
-        # They never clicked the first email: this one can finish the signup too.
-        ctx["confirm_url"] = tokens.confirm_url(subscriber)
-    _send("manage-link", subscriber=subscriber, ctx=ctx)
+    _queue(kind="manage-link", subscriber_id=subscriber.pk)
 
 
-def _send(name: str, *, subscriber: Subscriber, ctx: dict[str, Any]) -> None:
-    # A failing mail server must not turn a signup into a 500: the reader can ask again
-    # (a repeat signup or the manage-link form sends a fresh link).
-    try:
-        make_message(name, subscriber.email, ctx).send()
-    except Exception:
-        logger.exception("could not send the %s email to subscriber %s", name, subscriber.pk)
+def _queue(*, kind: str, subscriber_id: int | None = None, email: str = "") -> None:
+    """Send ``kind`` from a Celery task once the request's transaction commits.
+
+    No email is sent inside a web request: a slow mail server would slow the page down
+    only for known addresses. A broker outage loses the email (logged), not the page:
+    the reader can ask again.
+    """
+    from subscriptions.tasks import send_account_email
+
+    def send_account_email_later() -> None:
+        send_account_email.delay(kind=kind, subscriber_id=subscriber_id, email=email)
+
+    transaction.on_commit(send_account_email_later, robust=True)
+
+
+def account_email_send(*, kind: str, subscriber_id: int | None = None, email: str = "") -> bool:
+    """Send one transactional email ("confirm" or "manage-link"), if it may go.
+
+    Nothing goes to an unknown, erased or suppressed address; errors propagate, for the
+    task's retry. Returns whether an email was sent.
+    """
+    if subscriber_id is not None:
+        subscriber = Subscriber.objects.filter(pk=subscriber_id, deleted_at__isnull=True).first()
+    else:
+        subscriber = subscriber_find(email=email)
+    if subscriber is None or subscriber_is_suppressed(subscriber=subscriber):
+        return False
+    if kind == "confirm":
+        if subscriber.status != Subscriber.Status.PENDING:
+            return False  # confirmed meanwhile: the link would not work any more
+        ctx = {"subscriber": subscriber, "confirm_url": tokens.confirm_url(subscriber)}
+    elif kind == "manage-link":
+        ctx = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
+        if subscriber.status == Subscriber.Status.PENDING:
+            # They never clicked the first email: this one can finish the signup too.
+            ctx["confirm_url"] = tokens.confirm_url(subscriber)
+    else:
+        raise ValueError(f"unknown account email: {kind!r}")
+    make_message(kind, subscriber.email, ctx).send()
+    return True

@@ -31,7 +31,9 @@ def test_the_public_forms_refuse_non_public_addresses(form_class, address, messa
     assert any(message == error or "valid email" in error for error in form.errors["email"])
 
 
-@pytest.mark.parametrize("address", ["ada@example.com", "ada@münchen.de", "a.b+c@sub.example.co.uk"])
+@pytest.mark.parametrize(
+    "address", ["ada@example.com", "ada@münchen.de", "a.b+c@sub.example.co.uk"]
+)
 def test_ordinary_addresses_pass(address):
     form = ManageLinkRequestForm({"email": address})
     assert form.is_valid(), form.errors
