@@ -7,6 +7,7 @@ Services take keyword-only arguments and are named <entity>_<action>.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -203,10 +204,16 @@ def subscriber_revoke_links(*, subscriber: Subscriber) -> None:
 
 @transaction.atomic
 def subscriber_delete(*, subscriber: Subscriber) -> None:
-    """Erase personal data; keep the anonymised row so the send history keeps its FKs."""
+    """Erase personal data; keep the anonymised row so the send history keeps its FKs.
+
+    The address goes from everywhere it was copied to: tracking events, delivery error
+    texts (an SMTP 550 quotes it) and the admin's change log. Events that arrive later
+    are stored without it (digest/tracking/events.py).
+    """
     from digest.models import TrackingEvent  # digest imports subscriptions, not vice versa
 
     old_email = subscriber.email
+    anonymous = f"deleted-{subscriber.pk}@invalid"
     subscriber_unsubscribe(subscriber=subscriber, method=ConsentRecord.UnsubscribeMethod.DELETED)
     subscriber.feedback.all().delete()
     TrackingEvent.objects.filter(
@@ -215,7 +222,9 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
     ConsentRecord.objects.filter(subscriber=subscriber).update(
         signup_ip=None, signup_user_agent="", confirmed_ip=None
     )
-    subscriber.email = f"deleted-{subscriber.pk}@invalid"
+    _erase_from_error_texts(subscriber=subscriber, email=old_email, anonymous=anonymous)
+    _erase_from_admin_log(subscriber=subscriber, email=old_email, anonymous=anonymous)
+    subscriber.email = anonymous
     subscriber.interests = ""
     subscriber.categories = []
     subscriber.followed_authors = []
@@ -224,6 +233,37 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
     subscriber.token_version = F("token_version") + 1
     subscriber.save()
     subscriber.refresh_from_db()
+
+
+def _without(text: str, email: str, anonymous: str) -> str:
+    # Mail servers quote the address in any case ("<Ada@Example.com>").
+    return re.sub(re.escape(email), anonymous, text, flags=re.IGNORECASE)
+
+
+def _erase_from_error_texts(*, subscriber: Subscriber, email: str, anonymous: str) -> None:
+    from digest.models import Delivery
+
+    quoted = Delivery.objects.filter(subscriber=subscriber, last_error__icontains=email)
+    for pk, text in quoted.values_list("pk", "last_error"):
+        Delivery.objects.filter(pk=pk).update(last_error=_without(text, email, anonymous))
+
+
+def _erase_from_admin_log(*, subscriber: Subscriber, email: str, anonymous: str) -> None:
+    """django_admin_log keeps str(object) of every edit: for a subscriber, the address."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    own = Q(
+        content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
+    )
+    entries = LogEntry.objects.filter(
+        own | Q(object_repr__icontains=email) | Q(change_message__icontains=email)
+    )
+    for entry in entries.only("object_repr", "change_message"):
+        LogEntry.objects.filter(pk=entry.pk).update(
+            object_repr=_without(entry.object_repr, email, anonymous),
+            change_message=_without(entry.change_message, email, anonymous),
+        )
 
 
 def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
