@@ -98,7 +98,7 @@ def traces(subscriber_factory, papers, day, settings, monkeypatch, admin_user, c
 
 
 def test_a_deletion_leaves_the_address_nowhere(traces, client):
-    reader, delivery = traces
+    reader, _delivery = traces
     services.subscriber_delete(subscriber=reader)
     assert tables_holding(EMAIL) == []
     assert tables_holding("Firefox") == []
