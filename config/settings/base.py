@@ -192,7 +192,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-stuck-deliveries": {
         "task": "digest.tasks.sweep_stuck_deliveries",
-        "schedule": crontab(minute="*/5"),
+        # Every minute: with the 3-minute lease, a dead worker's delivery goes again
+        # within 4 minutes.
+        "schedule": crontab(minute="*"),
     },
 }
 
@@ -239,8 +241,10 @@ DIGEST_SEMANTIC = env_bool("DIGEST_SEMANTIC", default=False)
 DIGEST_SEND_CHUNK_SIZE = env_int("DIGEST_SEND_CHUNK_SIZE", default=100)
 # Global (all workers together) messages per second, enforced through Redis/cache.
 DIGEST_SEND_RATE_PER_SECOND = env_float("DIGEST_SEND_RATE_PER_SECOND", default=0)
-# A delivery left in "sending" longer than this is swept and reconciled.
-DIGEST_SENDING_TIMEOUT_MINUTES = env_int("DIGEST_SENDING_TIMEOUT_MINUTES", default=15)
+# A delivery left in "sending" longer than this is swept and reconciled: the lease of a
+# claim. A live worker holds a delivery in "sending" for one exchange with the mail
+# server only (it is marked sent on the server's reply), which EMAIL_TIMEOUT bounds.
+DIGEST_SENDING_TIMEOUT_MINUTES = env_int("DIGEST_SENDING_TIMEOUT_MINUTES", default=3)
 DIGEST_SOFT_BOUNCE_LIMIT = env_int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
 # A run pauses itself when failed / attempted passes this (after a minimum sample).
 # A run's counts are recounted from its deliveries at most this often while it sends and

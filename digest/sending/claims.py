@@ -2,11 +2,11 @@
 
 A claim is a conditional UPDATE: only a planned row of an active subscriber in a
 sendable run, so of two workers racing for one delivery exactly one sends it. The
-Message-ID is fixed at claim time, so a lost send can be reconciled. The email sent just
-before is marked sent in the claim's own commit: one synchronous commit per email, not
-two (PostgreSQL: one prepared UPDATE with a data-modifying CTE; elsewhere: both
-UPDATEs in one transaction). Until that commit the previous email stays "sending",
-which is what a worker killed right after a send leaves anyway (the sweeper's case).
+Message-ID is fixed at claim time, so a lost send can be reconciled. The sender marks
+each email sent as soon as the server accepts it (sender.py); a claim can still carry
+the previous email's mark-sent in its own commit (``mark_sent``: PostgreSQL: one
+prepared UPDATE with a data-modifying CTE; elsewhere: both UPDATEs in one transaction),
+but then a kill between the two leaves an accepted email "sending", to be resent.
 """
 
 from __future__ import annotations

@@ -171,3 +171,26 @@ def test_one_connection_serves_the_whole_chunk(subscriber_factory, papers, day, 
     sending.digest_run_send(run=_build(day), inline=True)
     assert Delivery.objects.filter(status="sent").count() == 25
     assert (CountingBackend.opened, CountingBackend.closed) == (3, 3)  # one per chunk
+
+
+def test_each_email_is_marked_sent_before_the_next_is_throttled_or_claimed(
+    subscriber_factory, papers, day, mailoutbox, monkeypatch
+):
+    # A kill while waiting for the next email's turn must not leave this one "sending"
+    # (the sweeper would send it again: a duplicate).
+    subscriber_factory.create_batch(3)
+    run = _build(day)
+    DigestRun.objects.filter(pk=run.pk).update(status="sending")
+    seen = []
+
+    def throttle() -> None:
+        seen.append(sorted(Delivery.objects.values_list("status", flat=True)))
+
+    monkeypatch.setattr("digest.sending.sender.throttle", throttle)
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    sending.delivery_send_chunk(delivery_ids=ids)
+    assert seen == [
+        ["planned", "planned", "planned"],
+        ["planned", "planned", "sent"],
+        ["planned", "sent", "sent"],
+    ]
