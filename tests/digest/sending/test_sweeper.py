@@ -63,5 +63,5 @@ def test_by_default_a_dead_workers_delivery_goes_again_within_five_minutes(setti
     schedule = settings.CELERY_BEAT_SCHEDULE["sweep-stuck-deliveries"]["schedule"]
     assert isinstance(schedule, crontab)
     minutes = sorted(schedule.minute)
-    longest_gap = max(b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60]))
+    longest_gap = max(b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True))
     assert settings.DIGEST_SENDING_TIMEOUT_MINUTES + longest_gap <= 5
