@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -112,6 +113,6 @@ def _empty_body(request: HttpRequest) -> None:
 def _bad_request(request: HttpRequest, problem: str) -> HttpResponse:
     if request.method == "POST":
         _empty_body(request)
-    handler = get_resolver().resolve_error_handler(400)
+    handler: Any = get_resolver().resolve_error_handler(400)
     response: HttpResponse = handler(request, exception=BadRequestBody(problem))
     return response

@@ -48,7 +48,7 @@ def tracking_views() -> dict[str, tuple[str, type[Any]]]:
             continue
         route = str(pattern.pattern)
         slug = route.lstrip("^").split("/", 1)[0]
-        views[route] = (slug, pattern.callback.view_class)  # type: ignore[attr-defined]
+        views[route] = (slug, pattern.callback.view_class)
     return views
 
 
@@ -87,7 +87,7 @@ def check_signature_age(request: HttpRequest, slug: str, *, now: float | None = 
 
 
 @functools.cache
-def _hardened(view_class: type[Any], slug: str) -> type[Any]:
+def _hardened(view_class: Any, slug: str) -> type[Any]:
     """``view_class`` whose unreadable bodies are validation failures (400), not 500s."""
 
     def run_validators(self: Any, request: HttpRequest) -> None:
@@ -116,7 +116,7 @@ def _unreadable(slug: str, exc: Exception) -> AnymailWebhookValidationFailure:
     return AnymailWebhookValidationFailure(f"unreadable {slug} webhook body")
 
 
-def _guarded(view_class: type[Any], slug: str) -> View:
+def _guarded(view_class: Any, slug: str) -> View:
     @csrf_exempt
     def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if slug not in configured_esps():
