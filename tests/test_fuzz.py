@@ -48,8 +48,16 @@ TEXT = st.one_of(
     st.lists(st.one_of(HOSTILE, st.text(max_size=5)), max_size=6).map("".join),
     st.sampled_from(["", "1", "99999999999999999999", "-1", "like", "2501.01234", "a@b.co"]),
 )
-CHARSETS = st.sampled_from(["", "; charset=utf-8", "; charset=latin-1", "; charset=utf-16",
-                            "; charset=bogus", "; charset=cp500"])  # fmt: skip
+CHARSETS = st.sampled_from(
+    [
+        "",
+        "; charset=utf-8",
+        "; charset=latin-1",
+        "; charset=utf-16",
+        "; charset=bogus",
+        "; charset=cp500",
+    ]
+)
 
 
 class _Rollback(Exception):
@@ -108,9 +116,23 @@ PAGES: list[tuple[str, Purpose | None]] = [
     ("/digest/feed/{token}/", Purpose.FEED),
     ("/digest/web/{token}/", Purpose.WEB_VERSION),
 ]
-FORM_FIELDS = ["email", "website", "interests", "categories", "liked_papers", "followed_authors",
-               "digest_size", "frequency", "weekday", "send_hour", "timezone", "paused_until",
-               "arxiv_id", "List-Unsubscribe", "csrfmiddlewaretoken"]  # fmt: skip
+FORM_FIELDS = [
+    "email",
+    "website",
+    "interests",
+    "categories",
+    "liked_papers",
+    "followed_authors",
+    "digest_size",
+    "frequency",
+    "weekday",
+    "send_hour",
+    "timezone",
+    "paused_until",
+    "arxiv_id",
+    "List-Unsubscribe",
+    "csrfmiddlewaretoken",
+]
 
 
 @st.composite
@@ -159,8 +181,9 @@ def _path(world: dict[str, Any], r: dict[str, Any]) -> str:
     candidates = _tokens(world, r["purpose"], r["hostile_extra"])
     token = candidates[r["which"]] if r["which"] < len(candidates) else r["random_token"]
     arxiv_id = world["arxiv_id"] if r["arxiv_id"] is None else r["arxiv_id"]
-    return r["template"].format(token=_quote(token), kind=_quote(r["kind"]),
-                                arxiv_id=_quote(arxiv_id))  # fmt: skip
+    return r["template"].format(
+        token=_quote(token), kind=_quote(r["kind"]), arxiv_id=_quote(arxiv_id)
+    )
 
 
 def _quote(value: str) -> str:
@@ -185,10 +208,21 @@ def QUERY_STRING_from(query: dict[str, str]) -> str:
 
 def _known(template: str, purpose: Purpose | None, **changes: Any) -> dict[str, Any]:
     """A request that answered 500 before issue #15, for Hypothesis to try every run."""
-    base = {"template": template, "purpose": purpose, "which": 0, "hostile_extra": "",
-            "random_token": "", "kind": "like", "arxiv_id": None, "method": "POST",
-            "form": {}, "raw": None, "content_type": "application/x-www-form-urlencoded",
-            "charset": "", "query": {}}  # fmt: skip
+    base = {
+        "template": template,
+        "purpose": purpose,
+        "which": 0,
+        "hostile_extra": "",
+        "random_token": "",
+        "kind": "like",
+        "arxiv_id": None,
+        "method": "POST",
+        "form": {},
+        "raw": None,
+        "content_type": "application/x-www-form-urlencoded",
+        "charset": "",
+        "query": {},
+    }
     return {**base, **changes}
 
 
@@ -199,13 +233,27 @@ LATIN1_FORM = {"raw": b"email=caf%E9%40example.com", "charset": "; charset=latin
 @given(r=requests())
 @example(r=_known("/", None, **LATIN1_FORM))
 @example(r=_known("/manage/", None, **LATIN1_FORM))
-@example(r=_known("/unsubscribe/{token}/", Purpose.UNSUBSCRIBE, raw=b"List-Unsubscribe=One-Click",
-                  charset="; charset=utf-16"))  # fmt: skip
+@example(
+    r=_known(
+        "/unsubscribe/{token}/",
+        Purpose.UNSUBSCRIBE,
+        raw=b"List-Unsubscribe=One-Click",
+        charset="; charset=utf-16",
+    )
+)
 @example(r=_known("/manage/{token}/papers/remove/", Purpose.MANAGE, form={"arxiv_id": "1\x00"}))
-@example(r=_known("/digest/web/{token}/", Purpose.WEB_VERSION, method="GET", which=3,
-                  hostile_extra="²"))  # fmt: skip
-@example(r=_known("/feedback/{token}/{kind}/{arxiv_id}/", Purpose.FEEDBACK, method="GET",
-                  which=3, hostile_extra="²"))  # fmt: skip
+@example(
+    r=_known("/digest/web/{token}/", Purpose.WEB_VERSION, method="GET", which=3, hostile_extra="²")
+)
+@example(
+    r=_known(
+        "/feedback/{token}/{kind}/{arxiv_id}/",
+        Purpose.FEEDBACK,
+        method="GET",
+        which=3,
+        hostile_extra="²",
+    )
+)
 def test_no_public_url_answers_a_server_error(world, r):
     client = Client(raise_request_exception=False)
     try:
@@ -232,9 +280,28 @@ ESP_ROUTES = sorted(tracking_views())
 
 def _event_like(draw: st.DrawFn) -> Any:
     """JSON shaped like the ESPs' events often enough to reach their parsers."""
-    keys = ["RecordType", "MessageID", "Metadata", "Recipient", "event", "event-data",
-            "signature", "msys", "Type", "Message", "data", "type", "events", "id",
-            "email", "timestamp", "metadata", "user-variables", "delivery_id", "mandrill_events"]  # fmt: skip
+    keys = [
+        "RecordType",
+        "MessageID",
+        "Metadata",
+        "Recipient",
+        "event",
+        "event-data",
+        "signature",
+        "msys",
+        "Type",
+        "Message",
+        "data",
+        "type",
+        "events",
+        "id",
+        "email",
+        "timestamp",
+        "metadata",
+        "user-variables",
+        "delivery_id",
+        "mandrill_events",
+    ]
     return draw(st.dictionaries(st.sampled_from(keys), JSON, max_size=6))
 
 
@@ -258,10 +325,15 @@ def test_no_webhook_url_answers_a_server_error(
 ):
     slug = tracking_views()[route][0]
     settings.DIGEST_TRACKING_ESPS = [slug] if configured else ["none"]
-    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": "k",
-                        "POSTAL_WEBHOOK_KEY": "", "MANDRILL_WEBHOOK_KEY": "k",
-                        "MAILERSEND_WEBHOOK_SIGNING_SECRET": "s", "RESEND_SIGNING_SECRET": "s",
-                        "UNISENDER_GO_API_KEY": "k"}  # fmt: skip
+    settings.ANYMAIL = {
+        "WEBHOOK_SECRET": SECRET,
+        "MAILGUN_WEBHOOK_SIGNING_KEY": "k",
+        "POSTAL_WEBHOOK_KEY": "",
+        "MANDRILL_WEBHOOK_KEY": "k",
+        "MAILERSEND_WEBHOOK_SIGNING_SECRET": "s",
+        "RESEND_SIGNING_SECRET": "s",
+        "UNISENDER_GO_API_KEY": "k",
+    }
     client = Client(raise_request_exception=False)
     headers = {}
     if auth:
@@ -270,8 +342,9 @@ def test_no_webhook_url_answers_a_server_error(
         with transaction.atomic():
             path = "/anymail/" + route.lstrip("^").rstrip("$").replace("(_mime)?", "")
             data = body.encode() if isinstance(body, str) else body
-            response = client.generic("POST", path, data, content_type=content_type + charset,
-                                      **headers)  # fmt: skip
+            response = client.generic(
+                "POST", path, data, content_type=content_type + charset, **headers
+            )
             assert response.status_code < 500, (path, body, response.status_code)
             if not configured and content_type == "application/json":
                 assert response.status_code == 404  # (a hostile form body: 400 first)
