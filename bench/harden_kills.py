@@ -57,7 +57,7 @@ class Recorder:
         self.messages: list[tuple[str, str]] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         message_id = message_from_bytes(envelope.content)["Message-ID"]
         with self.lock:
             self.messages.extend((rcpt, message_id) for rcpt in envelope.rcpt_tos)
@@ -66,10 +66,20 @@ class Recorder:
 
 def start_redis() -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            "redis-server",
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(50):
         ping = subprocess.run(
             ["redis-cli", "-p", str(REDIS_PORT), "ping"], capture_output=True, text=True
@@ -94,11 +104,26 @@ def worker_env() -> dict[str, str]:
 def start_worker(name: str) -> subprocess.Popen[bytes]:
     celery = str(Path(sys.executable).with_name("celery"))
     return subprocess.Popen(
-        [celery, "-A", "config.celery_app", "worker", "--pool=prefork", "-c", "1",
-         "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel=ERROR"],
-        cwd=WORKER_TREE, env=worker_env(), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            celery,
+            "-A",
+            "config.celery_app",
+            "worker",
+            "--pool=prefork",
+            "-c",
+            "1",
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=ERROR",
+        ],
+        cwd=WORKER_TREE,
+        env=worker_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def sweep() -> None:
@@ -155,14 +180,19 @@ def main() -> None:
                 workers[name] = start_worker(name)
                 kills += 1
                 next_kill = received + KILL_EVERY
-                print(f"  kill {kills} ({name}) at {now - started:.1f} s, {received} received", file=sys.stderr)
+                print(
+                    f"  kill {kills} ({name}) at {now - started:.1f} s, {received} received",
+                    file=sys.stderr,
+                )
                 if kills == KILLS // 2 and not redis_restarts:
                     redis.kill()
                     redis.wait(10)
                     time.sleep(1.0)
                     redis = start_redis()
                     redis_restarts += 1
-                    print(f"  redis restarted at {time.monotonic() - started:.1f} s", file=sys.stderr)
+                    print(
+                        f"  redis restarted at {time.monotonic() - started:.1f} s", file=sys.stderr
+                    )
             if now - last_sweep >= 3.0:
                 sweep()
                 last_sweep = now

@@ -26,7 +26,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harden_slow_clients import django_env, start_gunicorn  # noqa: E402
+from harden_slow_clients import django_env, start_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE = Path(os.environ.get("BENCH_BEFORE", "/tmp/harden-before"))
@@ -42,7 +42,7 @@ class SlowServer:
     def __init__(self) -> None:
         self.received = 0
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         await asyncio.sleep(0.05)
         self.received += 1
         return "250 OK"
@@ -94,11 +94,18 @@ def _post(port: int, csrf: tuple[str, str], email: str) -> float:
 def main() -> None:
     env = _env()
     subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         "from subscriptions.models import Subscriber;"
-         f"Subscriber.objects.get_or_create(email='{KNOWN}', defaults={{'status': 'active'}})"],
-        cwd=ROOT, env=env, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from subscriptions.models import Subscriber;"
+            f"Subscriber.objects.get_or_create(email='{KNOWN}', defaults={{'status': 'active'}})",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     smtp = SlowServer()
     controller = Controller(smtp, hostname="127.0.0.1", port=SMTP_PORT)
     controller.start()
@@ -109,7 +116,7 @@ def main() -> None:
     }
     try:
         csrf = {name: _csrf(PORTS[name]) for name in trees}
-        for i in range(REQUESTS):
+        for _ in range(REQUESTS):
             order = [(tree, kind) for tree in trees for kind in ("known", "unknown")]
             random.shuffle(order)
             for tree, kind in order:
@@ -121,11 +128,15 @@ def main() -> None:
             server.terminate()
             server.wait(10)
         controller.stop()
-    print(f"load average: {os.getloadavg()}; {REQUESTS} requests each; emails received: {smtp.received}")
+    print(
+        f"load average: {os.getloadavg()}; {REQUESTS} requests each; emails received: {smtp.received}"
+    )
     for tree in trees:
         known = statistics.median(times[(tree, "known")]) * 1000
         unknown = statistics.median(times[(tree, "unknown")]) * 1000
-        print(f"{tree:7s} known {known:7.1f} ms   unknown {unknown:7.1f} ms   difference {known - unknown:+6.1f} ms")
+        print(
+            f"{tree:7s} known {known:7.1f} ms   unknown {unknown:7.1f} ms   difference {known - unknown:+6.1f} ms"
+        )
 
 
 if __name__ == "__main__":
