@@ -54,7 +54,7 @@ def delivery_mark_sent(delivery: Delivery, message: Any) -> None:
     """sending -> sent, with the ESP's message id (or our Message-ID)."""
     Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
         status=Status.SENT,
-        esp_message_id=_esp_message_id(delivery, message),
+        esp_message_id=esp_message_id(delivery, message),
         sent_at=timezone.now(),
     )
 
@@ -102,7 +102,7 @@ def _claim_sql(pk: int, now: datetime, message_id: str, mark_sent: Sent | None) 
     """
     params: list[Any] = [now, str(message_id), pk]
     if mark_sent is not None:
-        params = [now, str(_esp_message_id(*mark_sent)), mark_sent[0].pk, *params]
+        params = [now, str(esp_message_id(*mark_sent)), mark_sent[0].pk, *params]
     try:
         connection.ensure_connection()
         raw = connection.connection
@@ -166,7 +166,7 @@ def _sendable_run_ref() -> Any:
     return DigestRun.objects.filter(pk=OuterRef("run_id"), status__in=DigestRun.SENDABLE_STATUSES)
 
 
-def _esp_message_id(delivery: Delivery, message: Any) -> str:
+def esp_message_id(delivery: Delivery, message: Any) -> str:
     status = getattr(message, "anymail_status", None)
     esp_id = (getattr(status, "message_id", None) if status else None) or delivery.message_id
     return str(esp_id)[:255]

@@ -16,13 +16,15 @@ message unrecorded is one round trip long.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -30,7 +32,12 @@ from digest.editions import scheduling
 from digest.editions.runs import Status, digest_run_recount_soon
 from digest.emails.digest import RunRenderer, cached_renderer, message_id_for, renderer_for
 from digest.models import Delivery, DigestRun
-from digest.sending.claims import delivery_claim, delivery_mark_sent, delivery_skip_if_unsendable
+from digest.sending.claims import (
+    delivery_claim,
+    delivery_mark_sent,
+    delivery_skip_if_unsendable,
+    esp_message_id,
+)
 from digest.sending.throttle import throttle
 from digest.sending.transport import Transport, transport_for_settings
 
@@ -119,19 +126,41 @@ def _fast_commits(on: bool) -> None:
 
 
 def _mark_sent_now(delivery: Delivery, message: Any) -> None:
-    """Record that the server accepted ``message``, at once.
+    """Record that the server accepted ``message``, at once, in one round trip.
 
-    The commit need not wait for the WAL flush (PostgreSQL's asynchronous commit): a
-    killed worker loses nothing that way, and only a crash of the database server could
-    forget it (the sweeper would then resend that message with its Message-ID).
+    The time between the server's reply and this commit is the only moment a kill
+    turns into a duplicate (the sweeper resends what is still "sending"), so on
+    PostgreSQL the transaction goes out as one pipeline (BEGIN, SET LOCAL, UPDATE,
+    COMMIT: one network round trip, one wake-up of each side) and its commit does not
+    wait for the WAL flush (asynchronous commit): a killed worker loses nothing that
+    way; only a crash of the database server could forget it (the sweeper would then
+    resend that message with its Message-ID).
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         delivery_mark_sent(delivery, message)
         return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        delivery_mark_sent(delivery, message)
+    connection.ensure_connection()
+    raw = connection.connection
+    params = [timezone.now(), str(esp_message_id(delivery, message)), delivery.pk]
+    try:
+        with connection.wrap_database_errors, raw.pipeline():
+            raw.execute("BEGIN")
+            raw.execute("SET LOCAL synchronous_commit TO OFF")
+            raw.execute(_mark_sent_statement(), params, prepare=True)
+            raw.execute("COMMIT")
+    except Exception:
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raw.execute("ROLLBACK")  # leave the connection as Django expects it
+        raise
+
+
+@functools.cache
+def _mark_sent_statement() -> str:
+    table = Delivery._meta.db_table
+    return (
+        f"UPDATE {table} SET status = '{Status.SENT.value}', sent_at = %s, esp_message_id = %s"
+        f" WHERE id = %s AND status = '{Status.SENDING.value}'"
+    )
 
 
 class _Sender:
