@@ -1,8 +1,8 @@
 """Issue #15 finding 10: SIGKILLs and a Redis restart during a 2,000-reader run.
 
 Two Celery workers (prefork, one child each) send a 2,000-reader run over SMTP to an
-aiosmtpd server in this process that records (recipient, Message-ID) of every message
-it accepts. Every KILL_EVERY seconds one worker's whole process group is SIGKILLed and
+aiosmtpd server in its own process that records (recipient, Message-ID) of every
+message it accepts. Every KILL_EVERY seconds one worker's whole process group is SIGKILLed and
 started again (KILLS times, alternating, each once KILL_EVERY more messages arrived, so
 the killed worker was sending), and once, halfway, the Redis server (broker and
 cache, our own on REDIS_PORT, no persistence: its queue is lost) is killed and restarted.
@@ -18,11 +18,13 @@ The database is wiped (bench.build_run.setup_data): give it one of its own.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections import Counter
 from datetime import timedelta
@@ -53,15 +55,47 @@ os.environ.update(
 
 
 class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
+    """aiosmtpd handler: one line "recipient<TAB>Message-ID" per accepted message."""
+
+    def __init__(self, path: str) -> None:
+        self.out = open(path, "a", buffering=1)  # noqa: SIM115  # open for the server's life
 
     async def handle_DATA(self, server, session, envelope):
         message_id = message_from_bytes(envelope.content)["Message-ID"]
-        with self.lock:
-            self.messages.extend((rcpt, message_id) for rcpt in envelope.rcpt_tos)
+        for rcpt in envelope.rcpt_tos:
+            self.out.write(f"{rcpt}\t{message_id}\n")
         return "250 OK"
+
+
+def _serve(path: str) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(Recorder(path), hostname="127.0.0.1", port=SMTP_PORT)
+    controller.start()
+    signal.sigwait({signal.SIGTERM})
+    controller.stop()
+
+
+def start_smtp(path: str) -> multiprocessing.Process:
+    """The SMTP server in its own process, as bench/send_smtp.py runs it: sharing this
+    driver's GIL would delay its replies, and a reply not read yet is exactly the
+    moment a kill turns into a duplicate."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # inherited: for sigwait
+    process = multiprocessing.get_context("fork").Process(target=_serve, args=(path,))
+    process.start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", SMTP_PORT), timeout=1).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the SMTP server did not start")
+
+
+def received(path: str) -> list[tuple[str, str]]:
+    with open(path) as f:
+        return [tuple(line.rstrip("\n").split("\t", 1)) for line in f if "\t" in line]  # type: ignore[misc]
 
 
 def start_redis() -> subprocess.Popen[bytes]:
@@ -138,8 +172,10 @@ def sweep() -> None:
 def main() -> None:
     import django
 
+    fd, log = tempfile.mkstemp(prefix="harden-kills-", suffix=".tsv")
+    os.close(fd)
+    smtp = start_smtp(log)  # forked before Django opens any connection
     django.setup()
-    from aiosmtpd.controller import Controller
     from django.db import close_old_connections
 
     from bench.build_run import DAY, setup_data
@@ -153,9 +189,6 @@ def main() -> None:
     ids = list(Delivery.objects.filter(run=run).order_by("pk").values_list("pk", flat=True))
     emails = set(Delivery.objects.filter(run=run).values_list("subscriber__email", flat=True))
 
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=SMTP_PORT)
-    controller.start()
     redis = start_redis()
     workers = {"a": start_worker("a"), "b": start_worker("b")}
     started = time.monotonic()
@@ -172,8 +205,8 @@ def main() -> None:
             if time.monotonic() - started > 600:
                 raise SystemExit(f"gave up: {left} deliveries left")
             now = time.monotonic()
-            received = len(recorder.messages)
-            if kills < KILLS and received >= next_kill:
+            count = len(received(log))
+            if kills < KILLS and count >= next_kill:
                 name = "ab"[kills % 2]
                 os.killpg(workers[name].pid, signal.SIGKILL)
                 workers[name].wait(10)
@@ -204,22 +237,23 @@ def main() -> None:
             process.wait(20)
         redis.terminate()
         redis.wait(10)
-        controller.stop()
+        smtp.terminate()
+        smtp.join(10)
 
-    counts = Counter(rcpt for rcpt, _ in recorder.messages)
+    messages = received(log)
+    os.unlink(log)
+    counts = Counter(rcpt for rcpt, _ in messages)
     missing = emails - set(counts)
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
     same_id = all(
-        len({mid for r, mid in recorder.messages if r == rcpt}) == 1
-        for rcpt, n in counts.items()
-        if n > 1
+        len({mid for r, mid in messages if r == rcpt}) == 1 for rcpt, n in counts.items() if n > 1
     )
     statuses = Counter(Delivery.objects.filter(run=run).values_list("status", flat=True))
     flagged = Delivery.objects.filter(run=run, needs_reconciliation=True).count()
     print(f"load average: {os.getloadavg()}; workers from {WORKER_TREE}")
     print(
         f"{READERS} readers, {kills} SIGKILLs, {redis_restarts} Redis restart(s), "
-        f"{time.monotonic() - started:.1f} s: {len(recorder.messages)} messages received, "
+        f"{time.monotonic() - started:.1f} s: {len(messages)} messages received, "
         f"missing {len(missing)}, duplicates {duplicates} (same Message-ID: {same_id}), "
         f"swept for reconciliation {flagged}, statuses {dict(statuses)}"
     )
