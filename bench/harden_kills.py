@@ -212,9 +212,9 @@ def main() -> None:
                 workers[name].wait(10)
                 workers[name] = start_worker(name)
                 kills += 1
-                next_kill = received + KILL_EVERY
+                next_kill = count + KILL_EVERY
                 print(
-                    f"  kill {kills} ({name}) at {now - started:.1f} s, {received} received",
+                    f"  kill {kills} ({name}) at {now - started:.1f} s, {count} received",
                     file=sys.stderr,
                 )
                 if kills == KILLS // 2 and not redis_restarts:
