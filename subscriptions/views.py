@@ -83,6 +83,8 @@ def _submit_public_form(
 
     Returns the redirect on success, or the status to re-render the form with.
     """
+    if not form.is_bound:  # an empty POST ("request.POST or None"): nothing to check
+        return 400
     if ip_limited(request, group=group, rate=ip_rate):
         form.is_valid()
         form.add_error(None, TOO_MANY)
