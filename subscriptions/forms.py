@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from digest.sources.base import is_valid_arxiv_id, normalise_arxiv_id
 from subscriptions.models import DIGEST_SIZES, WEEKDAYS, Subscriber
 from subscriptions.services import normalise_email
+from subscriptions.validators import validate_public_address
 
 # The common cs/stat categories offered as checkboxes.
 CATEGORY_CHOICES = [
@@ -234,6 +235,8 @@ class PaperIdsField(forms.MultipleChoiceField):
 
 class NormalisedEmailField(forms.EmailField):
     """Rejects line breaks and control characters, strips, lower-cases the domain."""
+
+    default_validators = [*forms.EmailField.default_validators, validate_public_address]
 
     def to_python(self, value: Any) -> str:
         if isinstance(value, str) and _CONTROL_CHARS.search(value.strip()):

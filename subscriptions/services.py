@@ -7,6 +7,7 @@ Services take keyword-only arguments and are named <entity>_<action>.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from digest.emails.transactional import make_message
+from digest.sources.base import is_valid_arxiv_id
 from subscriptions import tokens
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
 
@@ -202,10 +204,16 @@ def subscriber_revoke_links(*, subscriber: Subscriber) -> None:
 
 @transaction.atomic
 def subscriber_delete(*, subscriber: Subscriber) -> None:
-    """Erase personal data; keep the anonymised row so the send history keeps its FKs."""
+    """Erase personal data; keep the anonymised row so the send history keeps its FKs.
+
+    The address goes from everywhere it was copied to: tracking events, delivery error
+    texts (an SMTP 550 quotes it) and the admin's change log. Events that arrive later
+    are stored without it (digest/tracking/events.py).
+    """
     from digest.models import TrackingEvent  # digest imports subscriptions, not vice versa
 
     old_email = subscriber.email
+    anonymous = f"deleted-{subscriber.pk}@invalid"
     subscriber_unsubscribe(subscriber=subscriber, method=ConsentRecord.UnsubscribeMethod.DELETED)
     subscriber.feedback.all().delete()
     TrackingEvent.objects.filter(
@@ -214,7 +222,9 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
     ConsentRecord.objects.filter(subscriber=subscriber).update(
         signup_ip=None, signup_user_agent="", confirmed_ip=None
     )
-    subscriber.email = f"deleted-{subscriber.pk}@invalid"
+    _erase_from_error_texts(subscriber=subscriber, email=old_email, anonymous=anonymous)
+    _erase_from_admin_log(subscriber=subscriber, email=old_email, anonymous=anonymous)
+    subscriber.email = anonymous
     subscriber.interests = ""
     subscriber.categories = []
     subscriber.followed_authors = []
@@ -223,6 +233,37 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
     subscriber.token_version = F("token_version") + 1
     subscriber.save()
     subscriber.refresh_from_db()
+
+
+def _without(text: str, email: str, anonymous: str) -> str:
+    # Mail servers quote the address in any case ("<Ada@Example.com>").
+    return re.sub(re.escape(email), anonymous, text, flags=re.IGNORECASE)
+
+
+def _erase_from_error_texts(*, subscriber: Subscriber, email: str, anonymous: str) -> None:
+    from digest.models import Delivery
+
+    quoted = Delivery.objects.filter(subscriber=subscriber, last_error__icontains=email)
+    for pk, text in quoted.values_list("pk", "last_error"):
+        Delivery.objects.filter(pk=pk).update(last_error=_without(text, email, anonymous))
+
+
+def _erase_from_admin_log(*, subscriber: Subscriber, email: str, anonymous: str) -> None:
+    """django_admin_log keeps str(object) of every edit: for a subscriber, the address."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    own = Q(
+        content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
+    )
+    entries = LogEntry.objects.filter(
+        own | Q(object_repr__icontains=email) | Q(change_message__icontains=email)
+    )
+    for entry in entries.only("object_repr", "change_message"):
+        LogEntry.objects.filter(pk=entry.pk).update(
+            object_repr=_without(entry.object_repr, email, anonymous),
+            change_message=_without(entry.change_message, email, anonymous),
+        )
 
 
 def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
@@ -283,33 +324,74 @@ def feedback_record(
 
 
 def feedback_remove(*, subscriber: Subscriber, arxiv_id: str) -> None:
+    if not is_valid_arxiv_id(arxiv_id):  # a value from a form: nothing else is stored
+        return
     PaperFeedback.objects.filter(subscriber=subscriber, arxiv_id=arxiv_id).delete()
 
 
 def subscriber_request_manage_link(*, email: str) -> None:
-    """Email a fresh manage link if the address is known; say nothing either way."""
-    subscriber = subscriber_find(email=email)
-    if subscriber is not None:
-        email_send_manage_link(subscriber=subscriber)
+    """Email a fresh manage link if the address is known; say nothing either way.
+
+    The request only queues a task with the address, the same work for a known and an
+    unknown one (no timing tells them apart); the task looks the address up.
+    """
+    _queue(kind="manage-link", email=normalise_email(email))
+
+
+def subscriber_is_suppressed(*, subscriber: Subscriber) -> bool:
+    """Whether we must not email this address at all: it hard-bounced, complained, or
+    soft-bounced too often (each ends the consent with the "bounce" or "complaint" method).
+    A reader who is back on the list through a signed link has a new, open consent."""
+    consent = subscriber.consent
+    method = ConsentRecord.UnsubscribeMethod
+    return consent is not None and consent.unsubscribe_method in (method.BOUNCE, method.COMPLAINT)
 
 
 def email_send_confirmation(*, subscriber: Subscriber) -> None:
-    ctx = {"subscriber": subscriber, "confirm_url": tokens.confirm_url(subscriber)}
-    _send("confirm", subscriber=subscriber, ctx=ctx)
+    _queue(kind="confirm", subscriber_id=subscriber.pk)
 
 
 def email_send_manage_link(*, subscriber: Subscriber) -> None:
-    ctx: dict[str, Any] = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
-    if subscriber.status == Subscriber.Status.PENDING:
-        # They never clicked the first email: this one can finish the signup too.
-        ctx["confirm_url"] = tokens.confirm_url(subscriber)
-    _send("manage-link", subscriber=subscriber, ctx=ctx)
+    _queue(kind="manage-link", subscriber_id=subscriber.pk)
 
 
-def _send(name: str, *, subscriber: Subscriber, ctx: dict[str, Any]) -> None:
-    # A failing mail server must not turn a signup into a 500: the reader can ask again
-    # (a repeat signup or the manage-link form sends a fresh link).
-    try:
-        make_message(name, subscriber.email, ctx).send()
-    except Exception:
-        logger.exception("could not send the %s email to subscriber %s", name, subscriber.pk)
+def _queue(*, kind: str, subscriber_id: int | None = None, email: str = "") -> None:
+    """Send ``kind`` from a Celery task once the request's transaction commits.
+
+    No email is sent inside a web request: a slow mail server would slow the page down
+    only for known addresses. A broker outage loses the email (logged), not the page:
+    the reader can ask again.
+    """
+    from subscriptions.tasks import send_account_email
+
+    def send_account_email_later() -> None:
+        send_account_email.delay(kind=kind, subscriber_id=subscriber_id, email=email)
+
+    transaction.on_commit(send_account_email_later, robust=True)
+
+
+def account_email_send(*, kind: str, subscriber_id: int | None = None, email: str = "") -> bool:
+    """Send one transactional email ("confirm" or "manage-link"), if it may go.
+
+    Nothing goes to an unknown, erased or suppressed address; errors propagate, for the
+    task's retry. Returns whether an email was sent.
+    """
+    if subscriber_id is not None:
+        subscriber = Subscriber.objects.filter(pk=subscriber_id, deleted_at__isnull=True).first()
+    else:
+        subscriber = subscriber_find(email=email)
+    if subscriber is None or subscriber_is_suppressed(subscriber=subscriber):
+        return False
+    if kind == "confirm":
+        if subscriber.status != Subscriber.Status.PENDING:
+            return False  # confirmed meanwhile: the link would not work any more
+        ctx = {"subscriber": subscriber, "confirm_url": tokens.confirm_url(subscriber)}
+    elif kind == "manage-link":
+        ctx = {"subscriber": subscriber, "manage_url": tokens.manage_url(subscriber)}
+        if subscriber.status == Subscriber.Status.PENDING:
+            # They never clicked the first email: this one can finish the signup too.
+            ctx["confirm_url"] = tokens.confirm_url(subscriber)
+    else:
+        raise ValueError(f"unknown account email: {kind!r}")
+    make_message(kind, subscriber.email, ctx).send()
+    return True

@@ -86,6 +86,8 @@ def _submit_public_form(
     Returns the redirect on success or the small 429 page, or the status to re-render
     the form with.
     """
+    if not form.is_bound:  # an empty POST ("request.POST or None"): nothing to check
+        return 400
     if ip_limited(request, group=group, rate=ip_rate):
         return _too_many(request)
     if not form.is_valid():

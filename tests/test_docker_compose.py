@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -34,7 +35,7 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
 def test_it_runs_the_whole_stack(compose):
     services = compose["services"]
     always = {name for name, service in services.items() if "profiles" not in service}
-    assert always == {"postgres", "redis", "mailpit", "web", "worker", "beat"}
+    assert always == {"postgres", "redis", "mailpit", "web", "worker", "beat", "proxy"}
     assert "8025:8025" in services["mailpit"]["ports"]
 
 
@@ -154,3 +155,46 @@ def test_the_production_settings_refuse_to_start_without_a_shared_cache(compose)
     )
     assert result.returncode != 0
     assert "REDIS_URL must be set in the environment" in result.stderr
+
+
+def test_a_buffering_proxy_faces_clients_not_gunicorn(compose):
+    services = compose["services"]
+    assert "ports" not in services["web"]  # gunicorn is reachable only through the proxy
+    proxy = services["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    assert "8000:80" in proxy["ports"]
+    assert "./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert _environment(services["web"])["SUBSCRIPTIONS_TRUSTED_PROXY_COUNT"] == "1"
+
+
+def test_the_proxy_buffers_whole_requests_and_drops_stalled_clients():
+    conf = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    directives = {
+        line.strip().rstrip(";").split(None, 1)[0]: line.strip().rstrip(";").split(None, 1)[-1]
+        for line in conf.splitlines()
+        if line.strip() and not line.strip().startswith("#") and line.strip().endswith(";")
+    }
+    assert directives["proxy_request_buffering"] == "on"
+    assert directives["proxy_buffering"] == "on"
+    assert directives["client_body_timeout"] == "15s"
+    assert directives["client_header_timeout"] == "15s"
+    assert directives["proxy_set_header"]  # the last one; all of them below
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf  # never the client's
+    assert "server web:8000;" in conf
+    assert "proxy_pass http://django;" in conf
+
+
+def test_the_proxy_config_is_valid_nginx(tmp_path):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.fail("nginx is needed to check deploy/nginx/nginx.conf: apt-get install nginx-light")
+    conf = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    conf = conf.replace("server web:8000;", "server 127.0.0.1:8000;")
+    conf = conf.replace("listen 80;", "listen 127.0.0.1:8399;")
+    (tmp_path / "logs").mkdir()
+    path = tmp_path / "nginx.conf"
+    path.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n" + conf)
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

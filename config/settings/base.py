@@ -47,6 +47,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF: unreadable bodies and control characters get a 400, not a 500.
+    "config.middleware.RequestHygieneMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -128,6 +130,10 @@ ANYMAIL = {
 ANYMAIL_WEBHOOK_SECRET = env("ANYMAIL_WEBHOOK_SECRET", default="")
 if ANYMAIL_WEBHOOK_SECRET:
     ANYMAIL["WEBHOOK_SECRET"] = ANYMAIL_WEBHOOK_SECRET
+# ESPs whose tracking webhook /anymail/<esp>/tracking/ is routed (anymail's slugs:
+# postmark, mailgun, amazon_ses...). Empty: the ESP of an anymail EMAIL_BACKEND, if any.
+# Every other /anymail/ URL is a 404 (digest/tracking/webhooks.py).
+DIGEST_TRACKING_ESPS = env_list("DIGEST_TRACKING_ESPS", default=[])
 
 # --- Celery ------------------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/, so a worker and beat really
@@ -189,7 +195,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-stuck-deliveries": {
         "task": "digest.tasks.sweep_stuck_deliveries",
-        "schedule": crontab(minute="*/5"),
+        # Every minute: with the 3-minute lease, a dead worker's delivery goes again
+        # within 4 minutes.
+        "schedule": crontab(minute="*"),
     },
     # Proves beat (it queued this) and a worker (it ran it) alive: the dashboard, /readyz.
     "ops-heartbeat": {"task": "ops.tasks.heartbeat", "schedule": 60.0},
@@ -238,8 +246,10 @@ DIGEST_SEMANTIC = env_bool("DIGEST_SEMANTIC", default=False)
 DIGEST_SEND_CHUNK_SIZE = env_int("DIGEST_SEND_CHUNK_SIZE", default=100)
 # Global (all workers together) messages per second, enforced through Redis/cache.
 DIGEST_SEND_RATE_PER_SECOND = env_float("DIGEST_SEND_RATE_PER_SECOND", default=0)
-# A delivery left in "sending" longer than this is swept and reconciled.
-DIGEST_SENDING_TIMEOUT_MINUTES = env_int("DIGEST_SENDING_TIMEOUT_MINUTES", default=15)
+# A delivery left in "sending" longer than this is swept and reconciled: the lease of a
+# claim. A live worker holds a delivery in "sending" for one exchange with the mail
+# server only (it is marked sent on the server's reply), which EMAIL_TIMEOUT bounds.
+DIGEST_SENDING_TIMEOUT_MINUTES = env_int("DIGEST_SENDING_TIMEOUT_MINUTES", default=3)
 DIGEST_SOFT_BOUNCE_LIMIT = env_int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
 # A run pauses itself when failed / attempted passes this (after a minimum sample).
 # A run's counts are recounted from its deliveries at most this often while it sends and

@@ -22,7 +22,8 @@ class FeedEntry:
 
 
 def delivery_for_subscriber(*, subscriber: Subscriber, delivery_id: str) -> Delivery | None:
-    if not delivery_id.isdigit():
+    # isdigit() alone accepts "²", which int() refuses; 18 digits fit a bigint.
+    if not (delivery_id.isascii() and delivery_id.isdigit()) or len(delivery_id) > 18:
         return None
     return (
         Delivery.objects.select_related("run", "subscriber")

@@ -2,11 +2,11 @@
 
 A claim is a conditional UPDATE: only a planned row of an active subscriber in a
 sendable run, so of two workers racing for one delivery exactly one sends it. The
-Message-ID is fixed at claim time, so a lost send can be reconciled. The email sent just
-before is marked sent in the claim's own commit: one synchronous commit per email, not
-two (PostgreSQL: one prepared UPDATE with a data-modifying CTE; elsewhere: both
-UPDATEs in one transaction). Until that commit the previous email stays "sending",
-which is what a worker killed right after a send leaves anyway (the sweeper's case).
+Message-ID is fixed at claim time, so a lost send can be reconciled. The sender marks
+each email sent as soon as the server accepts it (sender.py); a claim can still carry
+the previous email's mark-sent in its own commit (``mark_sent``: PostgreSQL: one
+prepared UPDATE with a data-modifying CTE; elsewhere: both UPDATEs in one transaction),
+but then a kill between the two leaves an accepted email "sending", to be resent.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def delivery_mark_sent(delivery: Delivery, message: Any) -> None:
     """sending -> sent, with the ESP's message id (or our Message-ID)."""
     Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
         status=Status.SENT,
-        esp_message_id=_esp_message_id(delivery, message),
+        esp_message_id=esp_message_id(delivery, message),
         sent_at=timezone.now(),
     )
 
@@ -102,7 +102,7 @@ def _claim_sql(pk: int, now: datetime, message_id: str, mark_sent: Sent | None) 
     """
     params: list[Any] = [now, str(message_id), pk]
     if mark_sent is not None:
-        params = [now, str(_esp_message_id(*mark_sent)), mark_sent[0].pk, *params]
+        params = [now, str(esp_message_id(*mark_sent)), mark_sent[0].pk, *params]
     try:
         connection.ensure_connection()
         raw = connection.connection
@@ -166,7 +166,7 @@ def _sendable_run_ref() -> Any:
     return DigestRun.objects.filter(pk=OuterRef("run_id"), status__in=DigestRun.SENDABLE_STATUSES)
 
 
-def _esp_message_id(delivery: Delivery, message: Any) -> str:
+def esp_message_id(delivery: Delivery, message: Any) -> str:
     status = getattr(message, "anymail_status", None)
     esp_id = (getattr(status, "message_id", None) if status else None) or delivery.message_id
     return str(esp_id)[:255]

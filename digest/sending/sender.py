@@ -2,24 +2,27 @@
 
 Exactly once. Each email is a Delivery row, unique per (run, subscriber). A delivery is
 claimed (claims.py) right before its email is handed to the transport, with a
-Message-ID fixed at claim time; the email sent just before is marked sent in that same
-claim's commit (the chunk's last one on its own). A retried or duplicated chunk task
-finds nothing planned and sends nothing, and a worker killed mid-send leaves at most one
-email in "sending", for the sweeper (sweeper.py).
+Message-ID fixed at claim time, and marked sent as soon as the server has accepted it
+(an asynchronous commit: no WAL-flush wait). A retried or duplicated chunk task finds
+nothing planned and sends nothing, and a worker killed mid-send leaves at most one
+email in "sending", for the sweeper (sweeper.py): resent, that one may be a duplicate.
 
 The loop is the same for every email backend: the Transport (transport.py), chosen once
 per chunk from the settings, opens one connection for the chunk and decides how a
-claimed message goes out. Each email is rendered before the previous one's verdict is
-read, so a transport that learns it late (SMTPTransport) overlaps the two.
+claimed message goes out. Its verdict is read before anything else happens (the next
+email's throttle wait or rendering), so the window in which a kill leaves an accepted
+message unrecorded is one round trip long.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models.expressions import RawSQL
@@ -30,10 +33,10 @@ from digest.editions.runs import Status, digest_run_recount_soon
 from digest.emails.digest import RunRenderer, cached_renderer, message_id_for, renderer_for
 from digest.models import Delivery, DigestRun
 from digest.sending.claims import (
-    Sent,
     delivery_claim,
     delivery_mark_sent,
     delivery_skip_if_unsendable,
+    esp_message_id,
 )
 from digest.sending.throttle import throttle
 from digest.sending.transport import Transport, transport_for_settings
@@ -122,19 +125,55 @@ def _fast_commits(on: bool) -> None:
         cursor.execute("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT"))
 
 
+def _mark_sent_now(delivery: Delivery, message: Any) -> None:
+    """Record that the server accepted ``message``, at once, in one round trip.
+
+    The time between the server's reply and this commit is the only moment a kill
+    turns into a duplicate (the sweeper resends what is still "sending"), so on
+    PostgreSQL the transaction goes out as one pipeline (BEGIN, SET LOCAL, UPDATE,
+    COMMIT: one network round trip, one wake-up of each side) and its commit does not
+    wait for the WAL flush (asynchronous commit): a killed worker loses nothing that
+    way; only a crash of the database server could forget it (the sweeper would then
+    resend that message with its Message-ID).
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        delivery_mark_sent(delivery, message)
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    params = [timezone.now(), str(esp_message_id(delivery, message)), delivery.pk]
+    try:
+        with connection.wrap_database_errors, raw.pipeline():
+            raw.execute("BEGIN")
+            raw.execute("SET LOCAL synchronous_commit TO OFF")
+            raw.execute(_mark_sent_statement(), params, prepare=True)
+            raw.execute("COMMIT")
+    except Exception:
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raw.execute("ROLLBACK")  # leave the connection as Django expects it
+        raise
+
+
+@functools.cache
+def _mark_sent_statement() -> str:
+    table = Delivery._meta.db_table
+    return (
+        f"UPDATE {table} SET status = '{Status.SENT.value}', sent_at = %s, esp_message_id = %s"
+        f" WHERE id = %s AND status = '{Status.SENDING.value}'"
+    )
+
+
 class _Sender:
     """Deliveries in order through one transport, each claimed as it is handed over.
 
-    ``pending`` went out and awaits the transport's verdict; ``sent`` was accepted and
-    is marked sent by the next claim. So at most one email of a chunk is ever between
-    "the server has it" and "marked sent".
+    Each email is marked sent as soon as the transport has the server's verdict, before
+    the next one is throttled, rendered or claimed: a worker killed at any moment leaves
+    in doubt only the one message whose verdict it was waiting for (the sweeper's case).
     """
 
     def __init__(self, result: ChunkResult, transport: Transport) -> None:
         self.result = result
         self.transport = transport
-        self.pending: Sent | None = None
-        self.sent: Sent | None = None
 
     def send_all(self, deliveries: Sequence[Delivery]) -> None:
         _open(self.transport)  # once: Django's SMTP backend would reconnect per email
@@ -144,11 +183,8 @@ class _Sender:
                 self.send(delivery)
         finally:
             try:
-                self._settle()
-                if self.sent is not None:  # the chunk's last email: nothing to claim with it
-                    delivery_mark_sent(*self.sent)
-            finally:
                 self.transport.close()
+            finally:
                 _fast_commits(False)
 
     def send(self, delivery: Delivery) -> None:
@@ -158,13 +194,11 @@ class _Sender:
             message, error = _render(delivery), None
         except Exception as exc:  # claimed all the same, and recorded as its failure
             message, error = None, exc
-        self._settle()  # after rendering: the server reads the previous email meanwhile
-        previous, self.sent = self.sent, None
         claimed = False
 
         def claim() -> bool:
             nonlocal claimed
-            claimed = delivery_claim(delivery=delivery, mark_sent=previous)
+            claimed = delivery_claim(delivery=delivery)
             return claimed
 
         try:
@@ -181,21 +215,17 @@ class _Sender:
         if not went:
             self.result.skipped += delivery_skip_if_unsendable(delivery)
             return
-        self.pending = delivery, message
+        self._settle(delivery, message)
 
-    def _settle(self) -> None:
-        """The transport's verdict on the email handed over last."""
-        if self.pending is None:
-            return
-        delivery, message = self.pending
-        self.pending = None
+    def _settle(self, delivery: Delivery, message: Any) -> None:
+        """The transport's verdict on the email just handed over, recorded at once."""
         try:
             self.transport.settle()
         except Exception as exc:
             self._fail(delivery, exc)
             return
+        _mark_sent_now(delivery, message)
         self.result.sent += 1
-        self.sent = delivery, message
 
     def _fail(self, delivery: Delivery, exc: Exception) -> None:
         logger.warning("delivery %s failed: %s", delivery.pk, exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +15,12 @@ from digest.editions.runs import Status, digest_run_recount_soon
 from digest.models import Delivery, TrackingEvent
 from subscriptions.models import Subscriber
 
+logger = logging.getLogger(__name__)
+# Webhook bodies come from the internet: PostgreSQL refuses NUL in text and jsonb, and a
+# control character has no business in an id or an address.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NUL = "\x00"
+DELIVERY_ID_MAX_DIGITS = 18  # fits a bigint
 # How far along a delivery is; an event only ever moves it forward (a late "delivered"
 # after an "opened" changes nothing).
 _PROGRESS: dict[str, int] = {
@@ -50,28 +58,72 @@ def tracking_event_record(
     esp_event: Any,
     occurred_at: datetime | None,
 ) -> TrackingEvent | None:
-    """Store an ESP event once; None when it was seen before (ESPs retry webhooks)."""
+    """Store an ESP event once; None when it was seen before (ESPs retry webhooks).
+
+    Every value is checked before it reaches the database: hostile ones (control
+    characters, non-ASCII digits, overlong) are logged and left out, never a 500.
+    """
+    delivery = _delivery_for(metadata=metadata, message_id=_clean("message id", message_id))
+    email = _clean("recipient", recipient or "", limit=254)
+    if _erased(email, delivery):  # events arrive for days: an erased address stays erased
+        email, esp_event = "", {}
     event, created = TrackingEvent.objects.get_or_create(
-        event_id=event_id[:255],
+        event_id=event_id.replace(_NUL, "\ufffd")[:255],
         defaults={
-            "event_type": event_type[:32],
-            "delivery": _delivery_for(metadata=metadata, message_id=message_id),
-            "recipient": (recipient or "")[:254],
-            "esp_event": esp_event if isinstance(esp_event, dict | list) else {},
+            "event_type": _clean("event type", event_type, limit=32) or "unknown",
+            "delivery": delivery,
+            "recipient": email,
+            "esp_event": _without_nul(esp_event) if isinstance(esp_event, dict | list) else {},
             "occurred_at": occurred_at,
         },
     )
     return event if created else None
 
 
+def _clean(what: str, value: Any, *, limit: int = 255) -> str:
+    text = value if isinstance(value, str) else ""
+    if _CONTROL.search(text) or len(text) > limit:
+        logger.warning("ignored a webhook %s with control characters or too long", what)
+        return ""
+    return text
+
+
+def _erased(email: str, delivery: Delivery | None) -> bool:
+    """Whether the event is about a reader who erased their data (or about an address
+    no reader has: nothing to suppress, so nothing to keep)."""
+    if delivery is not None:
+        return delivery.subscriber.deleted_at is not None
+    # An erased reader's row no longer holds the address; a live reader's does.
+    return bool(email) and not Subscriber.objects.filter(email__iexact=email).exists()
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL characters replaced, which PostgreSQL's jsonb refuses."""
+    if isinstance(value, str):
+        return value.replace(_NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(str(k)): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def _delivery_for(*, metadata: dict[str, Any], message_id: str) -> Delivery | None:
     delivery_id = str(metadata.get("delivery_id", ""))
-    if delivery_id.isdigit():
-        return Delivery.objects.filter(pk=int(delivery_id)).first()
+    # isdigit() alone accepts "²" and "٣", which int() or PostgreSQL then refuse.
+    if delivery_id.isascii() and delivery_id.isdigit():
+        if len(delivery_id) > DELIVERY_ID_MAX_DIGITS:
+            logger.warning("ignored a webhook delivery_id of %d digits", len(delivery_id))
+            return None
+        return Delivery.objects.select_related("subscriber").filter(pk=int(delivery_id)).first()
+    if delivery_id:
+        logger.warning("ignored a webhook delivery_id that is not a number")
     if message_id:
-        return Delivery.objects.filter(
-            Q(esp_message_id=message_id) | Q(message_id=message_id)
-        ).first()
+        return (
+            Delivery.objects.select_related("subscriber")
+            .filter(Q(esp_message_id=message_id) | Q(message_id=message_id))
+            .first()
+        )
     return None
 
 

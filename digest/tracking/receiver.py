@@ -30,9 +30,9 @@ def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwarg
         raise AnymailWebhookValidationFailure("ANYMAIL_WEBHOOK_SECRET is not configured")
     stored = tracking_event_record(
         event_id=event_key(event, esp_name),
-        event_type=event.event_type or "unknown",
-        recipient=event.recipient or "",
-        metadata=dict(event.metadata or {}),
+        event_type=str(event.event_type or "unknown"),
+        recipient=event.recipient if isinstance(event.recipient, str) else "",
+        metadata=event.metadata if isinstance(event.metadata, dict) else {},
         message_id=str(event.message_id or ""),
         esp_event=_jsonable(event.esp_event),
         occurred_at=event.timestamp,

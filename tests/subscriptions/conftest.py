@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, TestCase
 
 from subscriptions.models import Subscriber
 
@@ -42,3 +44,11 @@ def csrf_client() -> Client:
 @pytest.fixture
 def pending_subscriber(db) -> Subscriber:
     return Subscriber.objects.create(email="pending@example.com", interests="graph neural networks")
+
+
+@contextmanager
+def committed() -> Iterator[None]:
+    """Run what the block queued on commit (the transactional emails' tasks) at its end,
+    as the request's own commit would outside the test's transaction."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        yield

@@ -9,6 +9,7 @@ from django.conf import settings
 from digest.models import Delivery, DigestRun, TrackingEvent
 from subscriptions import services
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
+from tests.subscriptions.conftest import committed
 
 SIGNUP_AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 CONFIRM_AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -16,13 +17,14 @@ Method = ConsentRecord.UnsubscribeMethod
 
 
 def _signup(email: str = "ada@example.com", **prefs) -> Subscriber:
-    return services.subscriber_signup(
-        email=email,
-        ip="203.0.113.7",
-        user_agent="Mozilla/5.0 (X11; Linux) Firefox/140.0",
-        interests=prefs.pop("interests", "diffusion models"),
-        **prefs,
-    )
+    with committed():
+        return services.subscriber_signup(
+            email=email,
+            ip="203.0.113.7",
+            user_agent="Mozilla/5.0 (X11; Linux) Firefox/140.0",
+            interests=prefs.pop("interests", "diffusion models"),
+            **prefs,
+        )
 
 
 def test_it_stores_a_pending_subscriber_with_preferences(db, mailoutbox):

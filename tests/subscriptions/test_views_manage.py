@@ -14,6 +14,7 @@ from digest.models import Delivery, DigestRun
 from subscriptions import services, tokens
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
 from subscriptions.tokens import Purpose
+from tests.subscriptions.conftest import committed
 
 REQUEST = reverse("subscriptions:manage_link_request")
 SENT = reverse("subscriptions:manage_link_sent")
@@ -194,7 +195,8 @@ def test_it_does_not_remove_feedback_on_get(subscriber_factory, client):
 
 
 def _request_link(client: Client, email: str, ip: str = "203.0.113.1", **extra):
-    return client.post(REQUEST, {"email": email, "website": "", **extra}, REMOTE_ADDR=ip)
+    with committed():
+        return client.post(REQUEST, {"email": email, "website": "", **extra}, REMOTE_ADDR=ip)
 
 
 def test_it_emails_a_fresh_manage_link_to_a_known_address(subscriber_factory, client, mailoutbox):

@@ -9,6 +9,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from subscriptions.models import Subscriber
+from tests.subscriptions.conftest import committed
 
 SIGNUP = reverse("subscriptions:signup")
 DONE = reverse("subscriptions:signup_done")
@@ -16,7 +17,8 @@ SCRIPT = '<script>alert("x")</script>'
 
 
 def _post(client: Client, data: dict, ip: str = "203.0.113.1", **extra):
-    return client.post(SIGNUP, data, REMOTE_ADDR=ip, **extra)
+    with committed():
+        return client.post(SIGNUP, data, REMOTE_ADDR=ip, **extra)
 
 
 def test_it_shows_todays_trending_papers(paper_trend_factory, client):

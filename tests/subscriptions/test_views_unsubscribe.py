@@ -9,6 +9,7 @@ from django.urls import reverse
 from subscriptions import services, tokens
 from subscriptions.models import ConsentRecord, Subscriber
 from subscriptions.tokens import Purpose
+from tests.subscriptions.conftest import committed
 
 Method = ConsentRecord.UnsubscribeMethod
 BOUNDARY = "----mailclientboundary42"
@@ -139,7 +140,8 @@ def test_it_does_not_reactivate_an_unsubscribed_address_on_signup(
 ):
     sub = subscriber_factory(email="left@example.com")
     services.subscriber_unsubscribe(subscriber=sub, method=Method.ONE_CLICK)
-    client.post(reverse("subscriptions:signup"), {**signup_data, "email": "left@example.com"})
+    with committed():
+        client.post(reverse("subscriptions:signup"), {**signup_data, "email": "left@example.com"})
     assert Subscriber.objects.get(pk=sub.pk).status == Subscriber.Status.UNSUBSCRIBED
     [message] = mailoutbox
     assert "unsubscribed" in message.body and "/manage/" in message.body

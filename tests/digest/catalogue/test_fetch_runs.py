@@ -57,3 +57,12 @@ def test_it_asks_only_the_enabled_sources(settings):
     settings.DIGEST_SOURCES = ["arxiv_rss"]
 
     assert sources_to_refetch(day=DAY) == ["arxiv_rss"]
+
+
+def test_it_refetches_a_partial_run_like_a_failed_one():
+    # A truncated arXiv feed ends as a partial run that still found papers.
+    run("hf_api", OK)
+    run("hf_page", OK)
+    run("arxiv_rss", FetchRun.Status.PARTIAL, found=40)
+
+    assert sources_to_refetch(day=DAY) == ["arxiv_rss"]

@@ -171,3 +171,47 @@ def test_one_connection_serves_the_whole_chunk(subscriber_factory, papers, day, 
     sending.digest_run_send(run=_build(day), inline=True)
     assert Delivery.objects.filter(status="sent").count() == 25
     assert (CountingBackend.opened, CountingBackend.closed) == (3, 3)  # one per chunk
+
+
+def test_each_email_is_marked_sent_before_the_next_is_throttled_or_claimed(
+    subscriber_factory, papers, day, mailoutbox, monkeypatch
+):
+    # A kill while waiting for the next email's turn must not leave this one "sending"
+    # (the sweeper would send it again: a duplicate).
+    subscriber_factory.create_batch(3)
+    run = _build(day)
+    DigestRun.objects.filter(pk=run.pk).update(status="sending")
+    seen = []
+
+    def throttle() -> None:
+        seen.append(sorted(Delivery.objects.values_list("status", flat=True)))
+
+    monkeypatch.setattr("digest.sending.sender.throttle", throttle)
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    sending.delivery_send_chunk(delivery_ids=ids)
+    assert seen == [
+        ["planned", "planned", "planned"],
+        ["planned", "planned", "sent"],
+        ["planned", "sent", "sent"],
+    ]
+
+
+def test_outside_a_transaction_the_mark_is_one_asynchronous_pipeline(
+    transactional_db, subscriber_factory, papers, day, mailoutbox
+):
+    # The tests' own transaction hides the production path: here there is none.
+    subscriber_factory.create_batch(2)
+    run = _build(day)
+    DigestRun.objects.filter(pk=run.pk).update(status="sending")
+    ids = list(Delivery.objects.values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        result = sending.delivery_send_chunk(delivery_ids=ids)
+    assert (result.sent, len(mailoutbox)) == (2, 2)
+    sent = Delivery.objects.filter(status="sent").exclude(sent_at=None).exclude(esp_message_id="")
+    assert sent.count() == 2
+    assert not any("SET LOCAL" in q["sql"] for q in queries)  # psycopg's pipeline, not Django's
+    if connection.vendor == "postgresql":
+        assert connection.connection.info.transaction_status.name == "IDLE"
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"  # SET LOCAL: the session is unchanged

@@ -55,3 +55,13 @@ def test_the_sweeper_requeues_orphaned_planned_deliveries(
     with django_capture_on_commit_callbacks(execute=True):
         sending.delivery_sweep_stuck(now=timezone.now() + timedelta(hours=1))
     assert len(mailoutbox) == 2
+
+
+def test_by_default_a_dead_workers_delivery_goes_again_within_five_minutes(settings):
+    from celery.schedules import crontab
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["sweep-stuck-deliveries"]["schedule"]
+    assert isinstance(schedule, crontab)
+    minutes = sorted(schedule.minute)
+    longest_gap = max(b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True))
+    assert settings.DIGEST_SENDING_TIMEOUT_MINUTES + longest_gap <= 5

@@ -16,6 +16,7 @@ SECRET = "hooks:s3cret"
 @pytest.fixture
 def sent(subscriber_factory, papers, day, settings, mailoutbox):
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": SECRET}
+    settings.DIGEST_TRACKING_ESPS = ["postmark"]
     reader = subscriber_factory()
     ConsentRecord.objects.create(subscriber=reader)
     run = editions.digest_run_build(day=day)

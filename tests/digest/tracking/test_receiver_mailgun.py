@@ -15,6 +15,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def sent(subscriber_factory, papers, day, settings, mailoutbox):
         "WEBHOOK_SECRET": SECRET,
         "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
     }
+    settings.DIGEST_TRACKING_ESPS = ["mailgun"]
     reader = subscriber_factory(email="reader@example.com")
     ConsentRecord.objects.create(subscriber=reader)
     run = editions.digest_run_build(day=day)
@@ -102,9 +104,11 @@ def _failed(delivery: Delivery, event_id: str, *, severity: str, reason: str, co
     )
 
 
-def _sign(payload: dict[str, Any], *, key: str = SIGNING_KEY) -> dict[str, Any]:
-    # A fresh token per POST, as Mailgun signs each request it makes.
-    timestamp = str(int(payload["event-data"]["timestamp"]))
+def _sign(
+    payload: dict[str, Any], *, key: str = SIGNING_KEY, at: float | None = None
+) -> dict[str, Any]:
+    # A fresh token per POST, as Mailgun signs each request it makes, when it makes it.
+    timestamp = str(int(time.time() if at is None else at))
     token = secrets.token_hex(25)
     digest = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256)
     signature = {"timestamp": timestamp, "token": token, "signature": digest.hexdigest()}
