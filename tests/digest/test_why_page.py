@@ -137,9 +137,11 @@ def test_a_bad_arxiv_id_in_the_path_is_a_404_not_a_500(client: Client, sent):
     subscriber, delivery = sent
     token = tokens.delivery_feedback_token(subscriber, delivery.pk)
 
-    for junk in ["../../etc/passwd", "2607.1 OR 1=1", "a/b/c", "%00"]:
+    for junk in ["../../etc/passwd", "2607.1 OR 1=1", "a/b/c"]:
         response = client.get(f"/digest/why/{token}/{junk}/")
         assert response.status_code == 404, junk
+    # A control character never reaches the view: the request hygiene middleware answers.
+    assert client.get(f"/digest/why/{token}/%00/").status_code == 400
 
 
 def test_the_why_url_is_the_feedback_token_not_a_new_signature(sent):

@@ -8,6 +8,7 @@ from datetime import date
 from email import message_from_bytes, policy
 
 from django.template.loader import render_to_string
+from django.test import TestCase
 
 from digest.editions.snapshot import paper_snapshot
 from digest.emails.digest import RunRenderer
@@ -208,8 +209,10 @@ def test_the_card_has_a_why_this_paper_slot_for_why_url():
 
 
 def test_confirmation_and_manage_link_emails_share_the_header_and_inlined_css(db, mailoutbox):
-    email_send_confirmation(subscriber=SubscriberFactory(status="pending"))
-    email_send_manage_link(subscriber=SubscriberFactory())
+    # Both are queued as a Celery task on commit (issue #15): run what the block queued.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        email_send_confirmation(subscriber=SubscriberFactory(status="pending"))
+        email_send_manage_link(subscriber=SubscriberFactory())
     assert len(mailoutbox) == 2
     for message in mailoutbox:
         html = message.alternatives[0][0]
