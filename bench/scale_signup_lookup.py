@@ -68,9 +68,7 @@ def _round(n: int, rng: random.Random, lookups: int, signups: int, tag: str) -> 
     for i in range(signups):
         email = f"new-{tag}-{i}@example.org"
         out["signup"].append(
-            _time_ms(
-                lambda e=email: subscriber_signup(email=e, ip="127.0.0.1", user_agent="bench")
-            )
+            _time_ms(lambda e=email: subscriber_signup(email=e, ip="127.0.0.1", user_agent="bench"))
         )
     return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from digest.models import Delivery, DigestRun, Paper
 from subscriptions.models import Subscriber
 
 if TYPE_CHECKING:  # digest.ranking (scikit-learn) is imported only when a run is built
-    from digest.ranking import Candidate, RankedColumns
+    from digest.ranking import Candidate, RankedColumns, Ranker
     from digest.ranking.inputs import RankedSubscriber, SubscriberInputs
 
 PLAN_BATCH = 5000
@@ -101,28 +101,51 @@ def _snapshot_papers(run: DigestRun, papers: Iterable[Paper]) -> None:
 
 
 def _plan(*, run: DigestRun, papers: list[Paper], subscribers: Sequence[RankedSubscriber]) -> int:
-    from digest import ranking
     from digest.ranking import inputs as ranking_inputs
 
     already = set(Delivery.objects.filter(run=run).values_list("subscriber_id", flat=True))
     todo = [sub for sub in subscribers if sub.pk not in already]
     if not todo:
         return 0
-    today = run.edition_date
-    candidates = [ranking_inputs.candidate_from_paper(p, today=today) for p in papers]
-    todo_ids = [sub.pk for sub in todo]
-    feedback = ranking_inputs.feedback_by_subscriber(todo_ids)
-    exclude = _already_sent(
-        run=run, subscriber_ids=set(todo_ids), arxiv_ids={c.arxiv_id for c in candidates}
-    )
-    liked = {aid for kinds in feedback.values() for ids in kinds.values() for aid in ids}
-    reference = ranking_inputs.reference_candidates(sorted(liked), today=today)
+    feedback = ranking_inputs.feedback_by_subscriber([sub.pk for sub in todo])
     # One ranker for the whole edition: the per-day work (corpus, tf-idf, similarities)
     # is done once, not once per batch.
-    ranker = ranking.Ranker(candidates, reference=reference)
+    ranker = edition_ranker(day=run.edition_date, papers=papers, feedback=feedback)
+    return plan_readers(run=run, ranker=ranker, subscribers=todo, feedback=feedback)
+
+
+def edition_ranker(
+    *, day: date, papers: Sequence[Paper], feedback: Mapping[int, Mapping[str, list[str]]]
+) -> Ranker:
+    """The edition's Ranker: the day's papers, and the papers these readers gave feedback on."""
+    from digest import ranking
+    from digest.ranking import inputs as ranking_inputs
+
+    candidates = [ranking_inputs.candidate_from_paper(p, today=day) for p in papers]
+    liked = {aid for kinds in feedback.values() for ids in kinds.values() for aid in ids}
+    reference = ranking_inputs.reference_candidates(sorted(liked), today=day)
+    return ranking.Ranker(candidates, reference=reference)
+
+
+def plan_readers(
+    *,
+    run: DigestRun,
+    ranker: Ranker,
+    subscribers: Sequence[RankedSubscriber],
+    feedback: Mapping[int, Mapping[str, list[str]]],
+) -> int:
+    """Rank these readers (none planned in ``run`` yet) and insert their deliveries."""
+    from digest.ranking import inputs as ranking_inputs
+
+    candidates = ranker.candidates
+    exclude = _already_sent(
+        run=run,
+        subscriber_ids={sub.pk for sub in subscribers},
+        arxiv_ids={c.arxiv_id for c in candidates},
+    )
     snapshots = _PicksJson(candidates)
     planned = 0
-    for batch in batches(todo, PLAN_BATCH):
+    for batch in batches(subscribers, PLAN_BATCH):
         profiles = ranking_inputs.profiles_for_subscribers(
             batch, exclude=exclude, feedback=feedback
         )
@@ -211,10 +234,15 @@ def _already_sent(
         .values_list("pk", flat=True)
     )
     run_ids = list(runs)
-    if not run_ids:
+    if not run_ids or not subscriber_ids:
         return {}
     rows = (
-        Delivery.objects.filter(run_id__in=run_ids)
+        # The id range: a shard reads its own readers' rows, not the whole edition's.
+        Delivery.objects.filter(
+            run_id__in=run_ids,
+            subscriber_id__gte=min(subscriber_ids),
+            subscriber_id__lte=max(subscriber_ids),
+        )
         .exclude(status__in=[Status.SKIPPED, Status.FAILED])
         .values_list("subscriber_id", "picks")
         .order_by()
