@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
 from django.db import models
@@ -262,6 +263,8 @@ class EditionPlan(models.Model):
     # The pickled digest.ranking.Ranker of the pass (written and read only by
     # digest/editions/shards.py); emptied once every shard is planned.
     ranker = models.BinaryField(null=True, blank=True, editable=False)
+    # Keys the workers' in-memory copies of the ranker (ids can be reused, on SQLite).
+    token = models.UUIDField(default=uuid.uuid4, editable=False)
     shard_count = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -21,6 +21,7 @@ import pickle
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 REQUEUE_AFTER = timedelta(minutes=10)
 READ_BATCH = 20_000
 # Rankers unpickled in this process, by plan: a worker plans many shards of a plan.
-_RANKERS: dict[tuple[int, datetime], Ranker] = {}
+_RANKERS: dict[UUID, Ranker] = {}
 _RANKERS_KEPT = 2
 
 
@@ -201,7 +202,7 @@ def _plan_readers(run: DigestRun, plan: EditionPlan, shard: PlanShard) -> int:
 
 
 def _ranker(plan: EditionPlan) -> Ranker:
-    key = (plan.pk, plan.started_at)  # ids alone can come back (SQLite, after a rollback)
+    key = plan.token
     ranker = _RANKERS.get(key)
     if ranker is None:
         blob = EditionPlan.objects.filter(pk=plan.pk).values_list("ranker", flat=True).get()

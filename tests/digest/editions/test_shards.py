@@ -75,7 +75,7 @@ def test_a_shard_queued_again_after_it_finished_creates_nothing_twice(
 def test_a_shard_that_fails_midway_leaves_nothing_and_is_planned_again(
     subscriber_factory, papers, day, small_shards, monkeypatch, mailoutbox
 ):
-    plan, readers = _open(day, 2, subscriber_factory)
+    plan, _ = _open(day, 2, subscriber_factory)
     (shard_id,) = editions.plan_shard_ids(plan)
     insert = planning._insert_deliveries
 
