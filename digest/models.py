@@ -295,7 +295,9 @@ class PlanShard(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["plan", "first_id"]
+        # By the column, not the plan: no join (a join would lock the plan row as well
+        # in the shards' SELECT .. FOR UPDATE).
+        ordering = ["plan_id", "first_id"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "first_id"], name="one_shard_per_range")
         ]

@@ -160,9 +160,11 @@ def digest_shard_plan(*, shard_id: int) -> PlannedShard | None:
     """
     with transaction.atomic():
         shard = (
-            PlanShard.objects.select_for_update(skip_locked=True)
+            # Only this row is locked: the other shards of the plan run at the same time.
+            PlanShard.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=shard_id)
             .exclude(status=PlanShard.Status.DONE)
+            .order_by()
             .first()
         )
         if shard is None:
@@ -240,6 +242,7 @@ def digest_shards_stale(*, now: datetime | None = None) -> list[int]:
             PlanShard.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(plan__started_at__lt=cutoff)
             .exclude(status=PlanShard.Status.DONE)
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
         _count_requeued(stale)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -13,7 +14,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from digest import editions, sending
@@ -250,3 +251,40 @@ def test_a_shard_whose_worker_is_killed_is_planned_again_without_duplicates(
     assert sorted(Delivery.objects.values_list("subscriber_id", flat=True)) == sorted(
         r.pk for r in readers
     )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL (CI)")
+def test_the_shards_of_a_plan_are_planned_at_the_same_time(
+    transactional_db, subscriber_factory, papers, day, small_shards, monkeypatch
+):
+    plan, _ = _open(day, 4, subscriber_factory)
+    first, second = editions.plan_shard_ids(plan)
+    holding, release = threading.Event(), threading.Event()
+    plan_readers = shards._plan_readers
+
+    def slow_first_shard(run, plan, shard):
+        if shard.pk == first:  # another worker, still planning the first shard
+            holding.set()
+            release.wait(30)
+        return plan_readers(run, plan, shard)
+
+    monkeypatch.setattr(shards, "_plan_readers", slow_first_shard)
+
+    def another_worker():
+        try:
+            editions.digest_shard_plan(shard_id=first)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=another_worker)
+    other.start()
+    try:
+        assert holding.wait(30)
+        planned = editions.digest_shard_plan(shard_id=second)
+        assert planned is not None  # neither blocked nor skipped by the first shard's locks
+        assert planned.planned == 2
+        assert editions.digest_shard_plan(shard_id=first) is None  # being planned: skipped
+    finally:
+        release.set()
+        other.join()
+    assert Delivery.objects.count() == 4
