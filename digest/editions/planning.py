@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from digest.editions import scheduling
@@ -185,17 +185,41 @@ class _PicksJson:
         ]
 
 
+_DELIVERY_COLUMNS = (
+    "(run_id, subscriber_id, picks, status, message_id, esp_message_id, attempts,"
+    " last_error, needs_reconciliation, created_at)"
+)
+
+
 def _insert_deliveries(run: DigestRun, rows: list[tuple[int, str]]) -> None:
     """Insert planned deliveries; the unique (run, subscriber) constraint is the last word.
 
-    On PostgreSQL through COPY into a temporary table, then INSERT .. ON CONFLICT DO
-    NOTHING: bulk_create's client-side quoting of 100,000 JSON values takes longer than
-    ranking them.
+    On PostgreSQL by COPY straight into the table: bulk_create's client-side quoting of
+    100,000 JSON values takes longer than ranking them. The caller left out the readers
+    already planned, so a conflict means another planner (an overlapping tick) won
+    some readers meanwhile: then the rows go through a temporary table and INSERT ..
+    ON CONFLICT DO NOTHING (two passes over the picks, so only then).
     """
+    if not rows:
+        return
     if connection.vendor != "postgresql":
         objs = [Delivery(run=run, subscriber_id=pk, picks=json.loads(picks)) for pk, picks in rows]
         Delivery.objects.bulk_create(objs, batch_size=2000, ignore_conflicts=True)
         return
+    from psycopg.errors import UniqueViolation  # COPY is psycopg's: Django does not wrap it
+
+    now = timezone.now()
+    sql = f"COPY {Delivery._meta.db_table} {_DELIVERY_COLUMNS} FROM STDIN"
+    try:
+        # A savepoint: a conflict undoes this COPY alone.
+        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for pk, picks in rows:
+                copy.write_row((run.pk, pk, picks, Status.PLANNED, "", "", 0, "", False, now))
+    except (IntegrityError, UniqueViolation):
+        _insert_skipping_conflicts(run, rows, now)
+
+
+def _insert_skipping_conflicts(run: DigestRun, rows: list[tuple[int, str]], now: datetime) -> None:
     table = Delivery._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -208,11 +232,10 @@ def _insert_deliveries(run: DigestRun, rows: list[tuple[int, str]]) -> None:
             for pk, picks in rows:
                 copy.write_row((pk, picks))
         cursor.execute(
-            f"INSERT INTO {table} (run_id, subscriber_id, picks, status, message_id,"
-            " esp_message_id, attempts, last_error, needs_reconciliation, created_at)"
+            f"INSERT INTO {table} {_DELIVERY_COLUMNS}"
             " SELECT %s, subscriber_id, picks, %s, '', '', 0, '', false, %s"
             " FROM digest_new_delivery ON CONFLICT DO NOTHING",
-            [run.pk, Status.PLANNED, timezone.now()],
+            [run.pk, Status.PLANNED, now],
         )
         cursor.execute("TRUNCATE digest_new_delivery")
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -169,6 +169,7 @@ def digest_shard_plan(*, shard_id: int) -> PlannedShard | None:
         )
         if shard is None:
             return None
+        _commit_without_waiting()
         plan = EditionPlan.objects.defer("ranker").get(pk=shard.plan_id)
         run = DigestRun.objects.defer("papers").get(pk=plan.run_id)
         planned = 0
@@ -180,6 +181,19 @@ def digest_shard_plan(*, shard_id: int) -> PlannedShard | None:
         shard.save(update_fields=["status", "planned_count", "finished_at"])
         transaction.on_commit(lambda: _after_shard(plan.pk, run.pk))
     return PlannedShard(run.pk, list(shard.subscriber_ids), planned)
+
+
+def _commit_without_waiting() -> None:
+    """The shard's commit does not wait for its WAL flush (PostgreSQL, this transaction).
+
+    A database crash may then forget the last shards' commits, but atomically: their
+    rows go back to queued with their deliveries gone, and they are planned again.
+    Anything durable that follows (a send's claim) flushes the WAL before it, shard's
+    commit included.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _plan_readers(run: DigestRun, plan: EditionPlan, shard: PlanShard) -> int:
