@@ -288,3 +288,44 @@ def test_the_shards_of_a_plan_are_planned_at_the_same_time(
         release.set()
         other.join()
     assert Delivery.objects.count() == 4
+
+
+def test_the_requeue_task_queues_and_plans_a_stale_shard(
+    subscriber_factory, papers, day, small_shards, mailoutbox, django_capture_on_commit_callbacks
+):
+    from digest.tasks import requeue_plan_shards
+
+    _, readers = _open(day, 2, subscriber_factory)
+    with time_machine.travel(timezone.now() + LATER, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert requeue_plan_shards.delay().get() == 1  # its first task was lost
+        assert requeue_plan_shards.delay().get() == 0  # planned since
+    assert Delivery.objects.count() == 2
+    assert _sent_to(mailoutbox) == Counter(r.email for r in readers)
+    assert "requeue-plan-shards" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_a_shard_renders_from_rows_exactly_what_the_readers_get(
+    subscriber_factory, papers, day, small_shards
+):
+    from digest.editions.selectors import delivery_render_rows
+    from digest.emails import delivery_render, renderer_for
+
+    plan, readers = _open(day, 3, subscriber_factory)
+    for shard_id in editions.plan_shard_ids(plan):
+        editions.digest_shard_plan(shard_id=shard_id)
+    run = DigestRun.objects.get()
+    renderer = renderer_for(run)
+    rows = list(
+        delivery_render_rows(
+            run_id=run.pk,
+            first_id=readers[0].pk,
+            last_id=readers[-1].pk,
+            readers={readers[0].pk, readers[2].pk},
+        )
+    )
+    assert [reader.pk for _, reader, _ in rows] == [readers[0].pk, readers[2].pk]
+    for delivery_id, reader, picks in rows:
+        expected = delivery_render(delivery=Delivery.objects.get(pk=delivery_id))
+        got = renderer.render(delivery_id=delivery_id, subscriber=reader, picks=picks)
+        assert got == expected
