@@ -126,8 +126,8 @@ def main() -> None:
     parser.add_argument("--plan-ms", type=float, default=0.20)
     parser.add_argument("--send-ms", type=float, default=1.05)
     parser.add_argument("--pg-ms", type=float, default=0.60)
-    parser.add_argument("--row-bytes", type=float, default=1900)
-    parser.add_argument("--compact-row-bytes", type=float, default=700)
+    parser.add_argument("--row-bytes", type=float, default=1150)
+    parser.add_argument("--compact-row-bytes", type=float, default=810)
     args = parser.parse_args()
     costs = Costs(args.plan_ms, args.send_ms, args.pg_ms, args.row_bytes, args.compact_row_bytes)
     print(f"costs per reader: {costs}; target: the busiest tick sent within "
