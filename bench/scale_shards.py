@@ -15,7 +15,8 @@ CELERY_BROKER_URL), wall clock from the first query to the last email rendered:
            rendering starts as soon as a shard is planned.
 Then, separately, ``--rank`` passes: the same shards ranked only (readers read, profiles,
 ``Ranker.rank_columns``; nothing written), wall clock for all of them.
-Peak RSS: VmHWM of each worker process and of the opening process.
+Peak RSS: VmHWM of each worker process and of the opening process. Worker CPU: user +
+system seconds of the two worker processes (on a busy machine a better guide than wall).
 
     createdb -h 127.0.0.1 -U postgres scale_digest
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/scale_digest \
@@ -210,6 +211,14 @@ class Worker:
                 break
         time.sleep(1.0)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the worker processes so far (less load-bound than wall)."""
+        total = 0.0
+        for pid in _children(self.process.pid):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def peak_rss_mb(self) -> list[float]:
         return [_peak_rss_mb(pid) for pid in _children(self.process.pid)]
 
@@ -246,6 +255,7 @@ def measure(rank_passes: int) -> dict[str, float]:
     redis.delete(COUNTER, RANKED)
     worker = Worker()
     try:
+        cpu_before = worker.cpu_seconds()
         started = time.perf_counter()
         out = subprocess.run(
             [sys.executable, __file__, "--child"], check=True, capture_output=True, text=True
@@ -256,6 +266,7 @@ def measure(rank_passes: int) -> dict[str, float]:
         for shard_id in shard_ids:
             chain(plan_shard.si(shard_id), render_shard.si(shard_id)).apply_async()
         rendered_at = _wait(COUNTER, int(opened["readers"]))
+        cpu_rendered = worker.cpu_seconds()
         planned = DigestRun.objects.get(pk=plan.run_id).deliveries.count()
         result = {
             "readers": opened["readers"],
@@ -263,6 +274,7 @@ def measure(rank_passes: int) -> dict[str, float]:
             "deliveries": planned,
             "open_s": opened["open_s"],
             "total_s": rendered_at - started,
+            "worker_cpu_s": cpu_rendered - cpu_before,
             "open_rss_mb": opened["open_rss_mb"],
         }
         # Ranking alone: the plan's stored ranker, loaded by the same workers.
@@ -278,6 +290,7 @@ def measure(rank_passes: int) -> dict[str, float]:
             ranks.append(_wait(RANKED, int(opened["readers"])) - rank_started)
         if ranks:
             result["rank_s"] = statistics.median(ranks)
+            result["rank_cpu_s"] = (worker.cpu_seconds() - cpu_rendered) / len(ranks)
         result["worker_rss_mb"] = max(worker.peak_rss_mb())
         return result
     finally:
