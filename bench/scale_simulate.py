@@ -7,7 +7,8 @@ CPU on the oldest work first; sending waits for its shard to be planned. Printed
 reader count: the busiest tick, when its last email leaves (minutes after the tick),
 the worker processes and PostgreSQL cores that keeps under the target, and the
 deliveries the day adds. Costs are CPU milliseconds per reader measured on this
-machine (docs/benchmarks.md, "Sharded planning (issue #17)"); override them to
+machine (docs/benchmarks.md, "Sharded planning, signup lookups, retention (issue #17)",
+and docs/scaling.md); override them to
 replay with other figures.
 
     .venv/bin/python bench/scale_simulate.py                  # 100k, 1M, 10M readers
