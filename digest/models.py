@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
 from django.db import models
@@ -146,6 +147,9 @@ class DigestRun(models.Model):
     sending_started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
+    # Set by the retention job once its deliveries' picks are cut down to their arXiv
+    # ids (scores and reasons dropped): see digest/editions/retention.py.
+    details_dropped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-edition_date", "frequency"]
@@ -247,3 +251,57 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+
+class EditionPlan(models.Model):
+    """One planning pass of an edition (a beat tick's readers, or ``send_digests
+    --queue``'s): the ranker's per-day work done once, stored for the pass's shards."""
+
+    run = models.ForeignKey(DigestRun, on_delete=models.CASCADE, related_name="plans")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The pickled digest.ranking.Ranker of the pass (written and read only by
+    # digest/editions/shards.py); emptied once every shard is planned.
+    ranker = models.BinaryField(null=True, blank=True, editable=False)
+    # Keys the workers' in-memory copies of the ranker (ids can be reused, on SQLite).
+    token = models.UUIDField(default=uuid.uuid4, editable=False)
+    shard_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Plan {self.pk} of run {self.run_id}"
+
+
+class PlanShard(models.Model):
+    """An id range of a plan's readers, planned (ranked, deliveries written) by one task.
+
+    Planned in one transaction that holds this row's lock and marks it done, so a
+    duplicated task skips it and a dead worker's attempt leaves it to be queued again.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DONE = "done", "Done"
+
+    plan = models.ForeignKey(EditionPlan, on_delete=models.CASCADE, related_name="shards")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    subscriber_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    requeued = models.PositiveSmallIntegerField(default=0)
+    planned_count = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # By the column, not the plan: no join (a join would lock the plan row as well
+        # in the shards' SELECT .. FOR UPDATE).
+        ordering = ["plan_id", "first_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "first_id"], name="one_shard_per_range")
+        ]
+        indexes = [models.Index(fields=["status"], name="plan_shard_status")]
+
+    def __str__(self) -> str:
+        return f"Shard {self.first_id}-{self.last_id} of plan {self.plan_id}"

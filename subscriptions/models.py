@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.timezone import now
 
 DIGEST_SIZES = (5, 10, 20)
@@ -63,6 +64,12 @@ class Subscriber(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # Signup and manage-link lookups are case-insensitive (email__iexact, which
+            # PostgreSQL runs as UPPER(email) = UPPER(%s)): without this index they scan
+            # every reader. Not unique: local parts may differ only in case.
+            models.Index(Upper("email"), name="subscriber_email_upper"),
+        ]
 
     def __str__(self) -> str:
         return self.email

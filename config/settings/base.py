@@ -201,6 +201,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Proves beat (it queued this) and a worker (it ran it) alive: the dashboard, /readyz.
     "ops-heartbeat": {"task": "ops.tasks.heartbeat", "schedule": 60.0},
+    # Planning shards whose worker died: queued again (digest/editions/shards.py).
+    "requeue-plan-shards": {
+        "task": "digest.tasks.requeue_plan_shards",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Old deliveries keep their status and papers, not their scores and reasons.
+    "drop-old-pick-details": {
+        "task": "digest.tasks.drop_old_pick_details",
+        "schedule": crontab(hour=3, minute=10),
+    },
 }
 
 # --- The digest --------------------------------------------------------------------
@@ -241,6 +251,12 @@ DIGEST_RANKING_WEIGHTS = {
 }
 # Optional sentence-embedding blend (pip install .[semantic]).
 DIGEST_SEMANTIC = env_bool("DIGEST_SEMANTIC", default=False)
+
+# --- Planning at scale (digest/editions/shards.py, retention.py) -------------------
+# Readers per planning shard (one Celery task each: ranked, deliveries written, sent).
+DIGEST_PLAN_SHARD_SIZE = env_int("DIGEST_PLAN_SHARD_SIZE", default=10_000)
+# Deliveries of editions older than this keep their papers, not their scores/reasons.
+DIGEST_PICK_DETAIL_DAYS = env_int("DIGEST_PICK_DETAIL_DAYS", default=90)
 
 # --- Sending (digest/sending/) ----------------------------------------------------
 DIGEST_SEND_CHUNK_SIZE = env_int("DIGEST_SEND_CHUNK_SIZE", default=100)

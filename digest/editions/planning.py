@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from digest.editions import scheduling
@@ -20,7 +20,7 @@ from digest.models import Delivery, DigestRun, Paper
 from subscriptions.models import Subscriber
 
 if TYPE_CHECKING:  # digest.ranking (scikit-learn) is imported only when a run is built
-    from digest.ranking import Candidate, RankedColumns
+    from digest.ranking import Candidate, RankedColumns, Ranker
     from digest.ranking.inputs import RankedSubscriber, SubscriberInputs
 
 PLAN_BATCH = 5000
@@ -101,28 +101,51 @@ def _snapshot_papers(run: DigestRun, papers: Iterable[Paper]) -> None:
 
 
 def _plan(*, run: DigestRun, papers: list[Paper], subscribers: Sequence[RankedSubscriber]) -> int:
-    from digest import ranking
     from digest.ranking import inputs as ranking_inputs
 
     already = set(Delivery.objects.filter(run=run).values_list("subscriber_id", flat=True))
     todo = [sub for sub in subscribers if sub.pk not in already]
     if not todo:
         return 0
-    today = run.edition_date
-    candidates = [ranking_inputs.candidate_from_paper(p, today=today) for p in papers]
-    todo_ids = [sub.pk for sub in todo]
-    feedback = ranking_inputs.feedback_by_subscriber(todo_ids)
-    exclude = _already_sent(
-        run=run, subscriber_ids=set(todo_ids), arxiv_ids={c.arxiv_id for c in candidates}
-    )
-    liked = {aid for kinds in feedback.values() for ids in kinds.values() for aid in ids}
-    reference = ranking_inputs.reference_candidates(sorted(liked), today=today)
+    feedback = ranking_inputs.feedback_by_subscriber([sub.pk for sub in todo])
     # One ranker for the whole edition: the per-day work (corpus, tf-idf, similarities)
     # is done once, not once per batch.
-    ranker = ranking.Ranker(candidates, reference=reference)
+    ranker = edition_ranker(day=run.edition_date, papers=papers, feedback=feedback)
+    return plan_readers(run=run, ranker=ranker, subscribers=todo, feedback=feedback)
+
+
+def edition_ranker(
+    *, day: date, papers: Sequence[Paper], feedback: Mapping[int, Mapping[str, list[str]]]
+) -> Ranker:
+    """The edition's Ranker: the day's papers, and the papers these readers gave feedback on."""
+    from digest import ranking
+    from digest.ranking import inputs as ranking_inputs
+
+    candidates = [ranking_inputs.candidate_from_paper(p, today=day) for p in papers]
+    liked = {aid for kinds in feedback.values() for ids in kinds.values() for aid in ids}
+    reference = ranking_inputs.reference_candidates(sorted(liked), today=day)
+    return ranking.Ranker(candidates, reference=reference)
+
+
+def plan_readers(
+    *,
+    run: DigestRun,
+    ranker: Ranker,
+    subscribers: Sequence[RankedSubscriber],
+    feedback: Mapping[int, Mapping[str, list[str]]],
+) -> int:
+    """Rank these readers (none planned in ``run`` yet) and insert their deliveries."""
+    from digest.ranking import inputs as ranking_inputs
+
+    candidates = ranker.candidates
+    exclude = _already_sent(
+        run=run,
+        subscriber_ids={sub.pk for sub in subscribers},
+        arxiv_ids={c.arxiv_id for c in candidates},
+    )
     snapshots = _PicksJson(candidates)
     planned = 0
-    for batch in batches(todo, PLAN_BATCH):
+    for batch in batches(subscribers, PLAN_BATCH):
         profiles = ranking_inputs.profiles_for_subscribers(
             batch, exclude=exclude, feedback=feedback
         )
@@ -162,17 +185,41 @@ class _PicksJson:
         ]
 
 
+_DELIVERY_COLUMNS = (
+    "(run_id, subscriber_id, picks, status, message_id, esp_message_id, attempts,"
+    " last_error, needs_reconciliation, created_at)"
+)
+
+
 def _insert_deliveries(run: DigestRun, rows: list[tuple[int, str]]) -> None:
     """Insert planned deliveries; the unique (run, subscriber) constraint is the last word.
 
-    On PostgreSQL through COPY into a temporary table, then INSERT .. ON CONFLICT DO
-    NOTHING: bulk_create's client-side quoting of 100,000 JSON values takes longer than
-    ranking them.
+    On PostgreSQL by COPY straight into the table: bulk_create's client-side quoting of
+    100,000 JSON values takes longer than ranking them. The caller left out the readers
+    already planned, so a conflict means another planner (an overlapping tick) won
+    some readers meanwhile: then the rows go through a temporary table and INSERT ..
+    ON CONFLICT DO NOTHING (two passes over the picks, so only then).
     """
+    if not rows:
+        return
     if connection.vendor != "postgresql":
         objs = [Delivery(run=run, subscriber_id=pk, picks=json.loads(picks)) for pk, picks in rows]
         Delivery.objects.bulk_create(objs, batch_size=2000, ignore_conflicts=True)
         return
+    from psycopg.errors import UniqueViolation  # COPY is psycopg's: Django does not wrap it
+
+    now = timezone.now()
+    sql = f"COPY {Delivery._meta.db_table} {_DELIVERY_COLUMNS} FROM STDIN"
+    try:
+        # A savepoint: a conflict undoes this COPY alone.
+        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for pk, picks in rows:
+                copy.write_row((run.pk, pk, picks, Status.PLANNED, "", "", 0, "", False, now))
+    except (IntegrityError, UniqueViolation):
+        _insert_skipping_conflicts(run, rows, now)
+
+
+def _insert_skipping_conflicts(run: DigestRun, rows: list[tuple[int, str]], now: datetime) -> None:
     table = Delivery._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -185,11 +232,10 @@ def _insert_deliveries(run: DigestRun, rows: list[tuple[int, str]]) -> None:
             for pk, picks in rows:
                 copy.write_row((pk, picks))
         cursor.execute(
-            f"INSERT INTO {table} (run_id, subscriber_id, picks, status, message_id,"
-            " esp_message_id, attempts, last_error, needs_reconciliation, created_at)"
+            f"INSERT INTO {table} {_DELIVERY_COLUMNS}"
             " SELECT %s, subscriber_id, picks, %s, '', '', 0, '', false, %s"
             " FROM digest_new_delivery ON CONFLICT DO NOTHING",
-            [run.pk, Status.PLANNED, timezone.now()],
+            [run.pk, Status.PLANNED, now],
         )
         cursor.execute("TRUNCATE digest_new_delivery")
 
@@ -211,10 +257,15 @@ def _already_sent(
         .values_list("pk", flat=True)
     )
     run_ids = list(runs)
-    if not run_ids:
+    if not run_ids or not subscriber_ids:
         return {}
     rows = (
-        Delivery.objects.filter(run_id__in=run_ids)
+        # The id range: a shard reads its own readers' rows, not the whole edition's.
+        Delivery.objects.filter(
+            run_id__in=run_ids,
+            subscriber_id__gte=min(subscriber_ids),
+            subscriber_id__lte=max(subscriber_ids),
+        )
         .exclude(status__in=[Status.SKIPPED, Status.FAILED])
         .values_list("subscriber_id", "picks")
         .order_by()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from digest.models import Delivery
 from subscriptions.models import Subscriber
@@ -55,3 +56,33 @@ def feed_entries(*, subscriber: Subscriber, limit: int) -> list[FeedEntry]:
                 )
             )
     return entries[:limit]
+
+
+class RenderRow(NamedTuple):
+    """What rendering a digest reads of its reader (the links sign pk and token_version)."""
+
+    pk: int
+    email: str
+    token_version: int
+
+
+def delivery_render_rows(
+    *, run_id: int, first_id: int, last_id: int, readers: Collection[int] | None = None
+) -> Iterator[tuple[int, RenderRow, list[dict[str, Any]]]]:
+    """(delivery id, reader row, picks) of a run's readers in an id range, as rows.
+
+    Building a Delivery and a Subscriber instance per email cost as much as rendering
+    it; these rows are what the bulk renderer reads. ``readers`` narrows the range.
+    """
+    rows = (
+        Delivery.objects.filter(
+            run_id=run_id, subscriber_id__gte=first_id, subscriber_id__lte=last_id
+        )
+        .order_by("pk")
+        .values_list(
+            "pk", "picks", "subscriber_id", "subscriber__email", "subscriber__token_version"
+        )
+    )
+    for pk, picks, subscriber_id, email, token_version in rows.iterator(chunk_size=2000):
+        if readers is None or subscriber_id in readers:
+            yield pk, RenderRow(subscriber_id, email, token_version), picks

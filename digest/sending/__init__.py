@@ -9,7 +9,12 @@ admin's actions; outbox.py the file backend of a first run.
 """
 
 from digest.sending.claims import delivery_claim
-from digest.sending.due import digest_send_day, digest_send_due
+from digest.sending.due import (
+    digest_send_day,
+    digest_send_due,
+    digest_shard_plan_send,
+    digest_shards_requeue_stale,
+)
 from digest.sending.review import delivery_send_test_copy, digest_run_approve, digest_run_cancel
 from digest.sending.runs import delivery_resend, digest_run_resend_failed, digest_run_send
 from digest.sending.sender import ChunkResult, delivery_send_chunk
@@ -28,4 +33,6 @@ __all__ = [
     "digest_run_send",
     "digest_send_day",
     "digest_send_due",
+    "digest_shard_plan_send",
+    "digest_shards_requeue_stale",
 ]

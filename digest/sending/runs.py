@@ -6,7 +6,7 @@ delivery_send_chunk in this process; the claims make a duplicated chunk harmless
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,11 @@ from digest.sending.sender import delivery_send_chunk
 
 
 def digest_run_send(
-    *, run: DigestRun, inline: bool = False, planned_since: datetime | None = None
+    *,
+    run: DigestRun,
+    inline: bool = False,
+    planned_since: datetime | None = None,
+    subscriber_ids: Collection[int] | None = None,
 ) -> int:
     """Start (or continue) sending an approved run: chunks of planned deliveries.
 
@@ -27,7 +31,8 @@ def digest_run_send(
     support command's default), which sends the chunks in this process. With
     ``planned_since`` (the beat tick), only deliveries planned since then: the run's
     earlier ones are already queued, and queueing them again would only duplicate work
-    (a planned row whose task was lost is the sweeper's business).
+    (a planned row whose task was lost is the sweeper's business). With
+    ``subscriber_ids`` (a planning shard), only those readers' deliveries.
     """
     DigestRun.objects.filter(pk=run.pk, status__in=[RunStatus.APPROVED, RunStatus.DONE]).update(
         status=RunStatus.SENDING, sending_started_at=timezone.now()
@@ -38,11 +43,26 @@ def digest_run_send(
     planned = Delivery.objects.filter(run=run, status=Status.PLANNED)
     if planned_since is not None:
         planned = planned.filter(created_at__gte=planned_since)
-    ids = list(planned.order_by("pk").values_list("pk", flat=True))
+    if subscriber_ids is not None:
+        ids = _of_readers(planned, set(subscriber_ids))
+    else:
+        ids = list(planned.order_by("pk").values_list("pk", flat=True))
     chunks = queue_chunks(ids, inline=inline)
     if not ids:
         digest_run_refresh(run_id=run.pk)
     return chunks
+
+
+def _of_readers(planned: Any, readers: set[int]) -> list[int]:
+    # The shard's id range, then its readers: no IN list of thousands of ids.
+    if not readers:
+        return []
+    rows = planned.filter(subscriber_id__gte=min(readers), subscriber_id__lte=max(readers))
+    return [
+        pk
+        for pk, subscriber_id in rows.order_by("pk").values_list("pk", "subscriber_id")
+        if subscriber_id in readers
+    ]
 
 
 def queue_chunks(delivery_ids: Sequence[int], *, inline: bool = False) -> int:

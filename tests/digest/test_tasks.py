@@ -12,6 +12,9 @@ SENDING_TASKS = (
     "digest.tasks.send_deliveries",
     "digest.tasks.sweep_stuck_deliveries",
     "digest.tasks.process_tracking_event",
+    "digest.tasks.plan_shard",
+    "digest.tasks.requeue_plan_shards",
+    "digest.tasks.drop_old_pick_details",
 )
 
 

@@ -112,3 +112,15 @@ def test_a_weekly_edition_carries_the_seven_days_before_its_date(
     assert set(run.papers) == in_window
     picks = Delivery.objects.get(run=run, subscriber=reader).picks
     assert {p["arxiv_id"] for p in picks} == in_window
+
+
+def test_a_reader_another_planner_won_meanwhile_is_skipped_not_an_error(
+    subscriber_factory, papers, day
+):
+    won, new = subscriber_factory.create_batch(2)
+    run = DigestRun.objects.create(edition_date=day)
+    Delivery.objects.create(run=run, subscriber=won, picks=[{"arxiv_id": "theirs"}])
+    mine = '[{"arxiv_id": "2607.00001", "score": 0.5, "reason": "r"}]'
+    build._insert_deliveries(run, [(won.pk, mine), (new.pk, mine)])
+    picks = dict(Delivery.objects.values_list("subscriber_id", "picks"))
+    assert picks == {won.pk: [{"arxiv_id": "theirs"}], new.pk: json.loads(mine)}

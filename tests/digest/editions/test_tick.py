@@ -1,17 +1,21 @@
-"""The beat tick's planning half: it plans, it never sends."""
+"""The beat tick's planning half: it opens editions in shards, it never sends."""
 
 from __future__ import annotations
 
 import time_machine
 
 from digest import editions
-from digest.editions import planning
-from digest.models import Delivery
-from digest.ranking.inputs import SubscriberInputs
+from digest.models import Delivery, DigestRun, PlanShard
 from tests.digest.conftest import at_utc
 
 
-def test_the_tick_plans_those_whose_hour_has_come_and_sends_nothing(
+def _plan_all(planned):
+    for edition in planned:
+        for shard_id in edition.shard_ids:
+            editions.digest_shard_plan(shard_id=shard_id)
+
+
+def test_the_tick_opens_the_editions_of_those_whose_hour_has_come(
     subscriber_factory, papers, day, mailoutbox
 ):
     due = subscriber_factory(send_hour=7)
@@ -19,6 +23,9 @@ def test_the_tick_plans_those_whose_hour_has_come_and_sends_nothing(
     with time_machine.travel(at_utc(8, 0), tick=False):
         (planned,) = editions.digest_plan_due()
     assert planned.run.edition_date == day
+    assert [s.subscriber_ids for s in PlanShard.objects.all()] == [[due.pk]]
+    assert not Delivery.objects.exists()  # the shards plan, on the workers
+    _plan_all([planned])
     assert list(Delivery.objects.values_list("subscriber_id", "status")) == [(due.pk, "planned")]
     assert planned.planned_since <= Delivery.objects.get().created_at
     assert mailoutbox == []
@@ -31,21 +38,35 @@ def test_a_second_tick_in_the_same_slot_plans_nothing(subscriber_factory, papers
         assert editions.digest_plan_due() == []  # the slot's lock
 
 
-def test_the_tick_and_the_command_rank_the_same_rows(subscriber_factory, papers, day, monkeypatch):
-    subscriber_factory.create_batch(2, send_hour=7)
-    seen: list[list[object]] = []
-    build = planning.digest_run_build
-
-    def spy(*, day, frequency="daily", subscribers=None):
-        if subscribers is None:
-            subscribers = planning._due_inputs(day=day, frequency=frequency)
-        seen.append(list(subscribers))
-        return build(day=day, frequency=frequency, subscribers=subscribers)
-
-    monkeypatch.setattr("digest.editions.tick.digest_run_build", spy)
+def test_the_readers_due_are_cut_into_id_ranges(subscriber_factory, papers, day, settings):
+    settings.DIGEST_PLAN_SHARD_SIZE = 2
+    readers = sorted(s.pk for s in subscriber_factory.create_batch(5, send_hour=7))
     with time_machine.travel(at_utc(8, 0), tick=False):
-        editions.digest_plan_due()
-    spy(day=day)  # the command's path: build with no rows given
-    tick_rows, command_rows = seen
-    assert all(isinstance(row, SubscriberInputs) for row in tick_rows + command_rows)
-    assert tick_rows == command_rows
+        (planned,) = editions.digest_plan_due()
+    shards = PlanShard.objects.filter(pk__in=planned.shard_ids).order_by("first_id")
+    assert [s.subscriber_ids for s in shards] == [readers[0:2], readers[2:4], readers[4:]]
+    assert [(s.first_id, s.last_id) for s in shards] == [
+        (readers[0], readers[1]),
+        (readers[2], readers[3]),
+        (readers[4], readers[4]),
+    ]
+
+
+def test_the_shards_pick_what_the_inline_command_picks(
+    subscriber_factory, papers, day, settings, django_capture_on_commit_callbacks
+):
+    settings.DIGEST_PLAN_SHARD_SIZE = 2
+    subscriber_factory.create_batch(3, send_hour=7, interests="diffusion, video")
+    subscriber_factory.create_batch(2, send_hour=7, interests="protein folding")
+    with (
+        time_machine.travel(at_utc(8, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        _plan_all(editions.digest_plan_due())
+    sharded = dict(Delivery.objects.values_list("subscriber_id", "picks"))
+    assert DigestRun.objects.get().built_at is not None  # the last shard finished the plan
+    DigestRun.objects.all().delete()
+    editions.digest_run_build(day=day)  # the command's inline path
+    inline = dict(Delivery.objects.values_list("subscriber_id", "picks"))
+    assert len(sharded) == 5
+    assert sharded == inline

@@ -46,9 +46,15 @@ def test_a_tick_queues_only_the_deliveries_it_planned(
     monkeypatch.setattr(runs, "_enqueue", queued.append)  # the workers are slow
     at_eight = subscriber_factory.create_batch(2, send_hour=8)
     at_nine = subscriber_factory.create_batch(3, send_hour=9)
-    with time_machine.travel(at_utc(8, 0), tick=False):
+    with (
+        time_machine.travel(at_utc(8, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),  # the shard tasks run
+    ):
         sending.digest_send_due()
-    with time_machine.travel(at_utc(9, 0), tick=False):
+    with (
+        time_machine.travel(at_utc(9, 0), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         sending.digest_send_due()  # the 8 o'clock chunk is still waiting for a worker
 
     by_id = dict(Delivery.objects.values_list("pk", "subscriber__email"))
