@@ -117,6 +117,7 @@ def _plan(*, run: DigestRun, papers: list[Paper], subscribers: Sequence[RankedSu
     )
     liked = {aid for kinds in feedback.values() for ids in kinds.values() for aid in ids}
     reference = ranking_inputs.reference_candidates(sorted(liked), today=today)
+    ranking_inputs.load_paper_vectors([*candidates, *reference])  # embedded once per paper
     # One ranker for the whole edition: the per-day work (corpus, tf-idf, similarities)
     # is done once, not once per batch.
     ranker = ranking.Ranker(candidates, reference=reference)
