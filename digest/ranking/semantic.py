@@ -93,7 +93,7 @@ def get_encoder() -> Encoder | None:
 
 def _load_wordllama() -> Encoder | None:
     try:
-        import wordllama
+        import wordllama  # type: ignore[import-untyped]
     except ImportError:
         _warn_once("The wordllama package is not installed; ranking stays lexical.")
         return None

@@ -163,8 +163,10 @@ def _bind_semantic(profiles: ProfileArrays, weight: float) -> Score | None:
 
 
 def _semantic_code(picked: Picked, before: Mapping[str, np.ndarray]) -> np.ndarray:
-    # Said only where no phrase of the profile is in the paper: a quote says more.
+    # Said only where no phrase of the profile is in the paper: a quote says more. And
+    # only to a reader with interests: without, the closeness is to their likes (taste).
     close = (picked.value("semantic") >= SEMANTIC_REASON_MIN) & (before["keywords"] < 0)
+    close &= picked.chunk.profiles.has_interests[picked.chunk.rows[picked.local]]
     return np.where(close, 0, -1)
 
 
@@ -238,7 +240,7 @@ def _bind_taste(profiles: ProfileArrays, weight: float) -> Score | None:
     if not (profiles.liked != profiles.pad_row).any():
         return None
     corpus = profiles.day.corpus
-    model = ranking_taste.model_for(corpus.docs, corpus.n)
+    model = ranking_taste.model_for(corpus.docs, corpus.n, corpus.sim)
     return None if model is None else model.scores
 
 
@@ -316,7 +318,7 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("categories", 0.3, always(_CATEGORIES.score), reason=_CATEGORIES.reason()),
     Signal("authors", 1.0, always(_AUTHORS.score), reason=_AUTHORS.reason(), forces=True),
     Signal(
-        "semantic", 0.5, _bind_semantic, reason=ReasonPart(_semantic_code, _semantic_word, _one)
+        "semantic", 0.25, _bind_semantic, reason=ReasonPart(_semantic_code, _semantic_word, _one)
     ),
     Signal("disliked", 0.6, always(_disliked), sign=-1.0),
     Signal("taste", 0.5, _bind_taste, reason=ReasonPart(_taste_code, _taste_word, _one)),

@@ -46,50 +46,66 @@ log = logging.getLogger(__name__)
 # Shrinkage of the covariance towards its mean variance: the day has a few hundred
 # papers for 256 dimensions, so Sigma alone is singular. Tuned on the dev seeds.
 SHRINK = 10.0
+# The embedding half's share against the tf-idf half (1.0).
+DENSE_SHARE = 0.3
 # How much a disliked paper pulls the model away, against a liked one pulling it close.
 DISLIKE_SHARE = 0.5
 # Standard deviations above the reader's mean where the signal starts and is full.
-Z_FLOOR = 1.0
+Z_FLOOR = 0.0
 Z_FULL = 3.0
 
 
 class TasteModel:
-    """The day's part of every reader's model: T, whitened papers x today's papers."""
+    """The day's part of every reader's model: two (documents + pad) x today's papers
+    tables, the whitened embeddings' scores and the tf-idf cosines."""
 
-    def __init__(self, vectors: np.ndarray, n_candidates: int) -> None:
-        """``vectors``: one embedding per corpus document (today's papers first)."""
-        self.n = n_candidates
+    def __init__(self, vectors: np.ndarray, lexical: np.ndarray, n_candidates: int) -> None:
+        """``vectors``: one embedding per corpus document (today's papers first);
+        ``lexical``: the corpus' tf-idf cosines with its pad row (Corpus.sim)."""
         self.pad_row = len(vectors)
         whitened = _whitened(vectors.astype(np.float64))
         scores = (whitened @ vectors[:n_candidates].T.astype(np.float64)).astype(np.float32)
         # One all-zero row that padded "no paper" slots point at.
-        self.table = np.vstack([scores, np.zeros((1, n_candidates), np.float32)])
+        self.dense = np.vstack([scores, np.zeros((1, n_candidates), np.float32)])
+        self.lexical = lexical
 
     def scores(self, chunk: Chunk) -> np.ndarray:
         liked, disliked = _consistent(chunk.liked, chunk.disliked, self.pad_row)
         n_liked = (liked != self.pad_row).sum(axis=1)
-        raw = self._mean(liked, n_liked)
+        raw = self._side(liked, n_liked)
         n_disliked = (disliked != self.pad_row).sum(axis=1)
         if n_disliked.any():
-            raw -= np.float32(DISLIKE_SHARE) * self._mean(disliked, n_disliked)
+            against = self._side(disliked, n_disliked)
+            against[n_disliked == 0] = 0.0
+            raw -= np.float32(DISLIKE_SHARE) * against
         out = _standard_scaled(raw)
         out[n_liked == 0] = 0.0  # no like, no model: rank exactly as without it
         return out
 
-    def _mean(self, docs: np.ndarray, count: np.ndarray) -> np.ndarray:
-        total = self.table[docs[:, 0]].copy()
-        for j in range(1, docs.shape[1]):
-            total += self.table[docs[:, j]]
-        total /= np.maximum(count, 1).astype(np.float32)[:, None]
-        return total
+    def _side(self, docs: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """Both halves of the model for one side (liked or disliked), each standardised
+        per reader so that neither scale decides, then added with the dense share."""
+        side = _standardised(_mean(self.lexical, docs, count))
+        side += np.float32(DENSE_SHARE) * _standardised(_mean(self.dense, docs, count))
+        return side
 
 
-def model_for(docs: Sequence[Candidate], n_candidates: int) -> TasteModel | None:
+def model_for(
+    docs: Sequence[Candidate], n_candidates: int, lexical: np.ndarray
+) -> TasteModel | None:
     """The day's taste model, or None when the papers cannot be embedded (no encoder)."""
     vectors = ranking_semantic.paper_vectors(docs)
     if vectors is None or vectors.shape[0] == 0:
         return None
-    return TasteModel(vectors, n_candidates)
+    return TasteModel(vectors, lexical, n_candidates)
+
+
+def _mean(table: np.ndarray, docs: np.ndarray, count: np.ndarray) -> np.ndarray:
+    total = table[docs[:, 0]].copy()
+    for j in range(1, docs.shape[1]):
+        total += table[docs[:, j]]
+    total /= np.maximum(count, 1).astype(np.float32)[:, None]
+    return total
 
 
 def _whitened(vectors: np.ndarray) -> np.ndarray:
@@ -103,9 +119,7 @@ def _whitened(vectors: np.ndarray) -> np.ndarray:
     return whitened
 
 
-def _consistent(
-    liked: np.ndarray, disliked: np.ndarray, pad: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _consistent(liked: np.ndarray, disliked: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
     """Drop a paper that a reader both liked and disliked from both sides: contradictory
     feedback says nothing about their taste (the paper is still never picked)."""
     both = (liked[:, :, None] == disliked[:, None, :]) & (liked[:, :, None] != pad)
@@ -118,10 +132,16 @@ def _consistent(
     return liked, disliked
 
 
-def _standard_scaled(raw: np.ndarray) -> np.ndarray:
+def _standardised(raw: np.ndarray) -> np.ndarray:
     raw -= raw.mean(axis=1, keepdims=True)
     std = raw.std(axis=1, keepdims=True)
     raw /= np.where(std > 0, std, 1.0)
+    return raw
+
+
+def _standard_scaled(raw: np.ndarray) -> np.ndarray:
+    _standardised(raw)
     raw -= np.float32(Z_FLOOR)
     raw *= np.float32(1.0 / (Z_FULL - Z_FLOOR))
-    return np.clip(raw, 0.0, 1.0, out=raw)
+    scaled: np.ndarray = np.clip(raw, 0.0, 1.0, out=raw)
+    return scaled
