@@ -101,7 +101,7 @@ def model_for(
 
 
 def _mean(table: np.ndarray, docs: np.ndarray, count: np.ndarray) -> np.ndarray:
-    total = table[docs[:, 0]].copy()
+    total: np.ndarray = table[docs[:, 0]].copy()
     for j in range(1, docs.shape[1]):
         total += table[docs[:, j]]
     total /= np.maximum(count, 1).astype(np.float32)[:, None]
