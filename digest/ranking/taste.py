@@ -23,8 +23,12 @@ feedback changed costs nothing more than ranking them; readers with no like get 
 (and the signal is not computed at all when no reader of the call has a like), so
 they rank exactly as without it.
 
-The scores are standardised per reader over today's papers and mapped to [0, 1]
-between Z_FLOOR and Z_FULL standard deviations above that reader's mean.
+That is the model's embedding half. Its other half is the tf-idf centroid of the same
+papers (the rows of Corpus.sim, what the ``liked`` signal reads): each half is
+standardised per reader over today's papers and they are added (DENSE_SHARE for the
+embedding half), which did better on the benchmarks than either alone. The sum is
+standardised again and mapped to [0, 1] between Z_FLOOR and Z_FULL standard deviations
+above that reader's mean.
 """
 
 from __future__ import annotations
