@@ -106,7 +106,8 @@ def _load_wordllama() -> Encoder | None:
         return None
 
     def encode(texts: list[str]) -> np.ndarray:
-        vectors = np.asarray(model.embed(texts, norm=True), np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty text's norm is 0
+            vectors = np.asarray(model.embed(texts, norm=True), np.float32)
         # An empty text has no tokens: a zero vector (similar to nothing), not NaN.
         return np.nan_to_num(vectors, nan=0.0).reshape(len(texts), -1)
 
