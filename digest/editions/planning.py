@@ -124,6 +124,7 @@ def edition_ranker(
     candidates = [ranking_inputs.candidate_from_paper(p, today=day) for p in papers]
     liked = {aid for kinds in feedback.values() for ids in kinds.values() for aid in ids}
     reference = ranking_inputs.reference_candidates(sorted(liked), today=day)
+    ranking_inputs.load_paper_vectors([*candidates, *reference])  # embedded once per paper
     return ranking.Ranker(candidates, reference=reference)
 
 

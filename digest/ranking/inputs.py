@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import NamedTuple, Protocol
 
+import numpy as np
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
-from digest.models import Paper
+from digest.models import Paper, PaperEmbedding
 from digest.ranking import Candidate, Profile, parse_interests
+from digest.ranking import semantic as ranking_semantic
 from subscriptions.models import PaperFeedback, Subscriber
 
 # SQLite caps the number of parameters of one statement (32,766 since 3.32).
@@ -19,6 +22,8 @@ _IN_BATCH = 20_000
 # Above this many subscribers their feedback is read by id range, not by an IN list.
 _IN_LIST_MAX = 5_000
 _NO_FEEDBACK: dict[str, list[str]] = {}
+
+log = logging.getLogger(__name__)
 
 
 class RankedSubscriber(Protocol):
@@ -175,3 +180,39 @@ def _profile(
         exclude=frozenset(sent),
         k=subscriber.digest_size,
     )
+
+
+def load_paper_vectors(papers: Sequence[Candidate]) -> int:
+    """Make the embeddings of these papers ready for the ranker: read the stored ones
+    into its cache, embed the others once (one batch) and store them. Returns how many
+    were embedded now. Without a usable model it does nothing (the ranker then stays
+    lexical and says so once)."""
+    ids = list(dict.fromkeys(p.arxiv_id for p in papers))
+    if not ids or ranking_semantic.get_encoder() is None:
+        return 0
+    model = ranking_semantic.model_name()
+    missing = set(ids) - ranking_semantic.cached_vectors(ids).keys()
+    stored: dict[str, np.ndarray] = {}
+    wanted = sorted(missing)
+    for start in range(0, len(wanted), _IN_BATCH):
+        rows = PaperEmbedding.objects.filter(
+            model=model, arxiv_id__in=wanted[start : start + _IN_BATCH]
+        ).values_list("arxiv_id", "vector")
+        stored.update({a: np.frombuffer(bytes(v), "<f4") for a, v in rows})
+    ranking_semantic.remember(stored)
+    todo = [
+        p for p in {p.arxiv_id: p for p in papers}.values() if p.arxiv_id in missing - stored.keys()
+    ]
+    fresh = ranking_semantic.paper_vectors(todo)
+    if fresh is None or not todo:
+        return 0
+    PaperEmbedding.objects.bulk_create(
+        [
+            PaperEmbedding(arxiv_id=p.arxiv_id, model=model, vector=v.astype("<f4").tobytes())
+            for p, v in zip(todo, fresh, strict=True)
+        ],
+        ignore_conflicts=True,  # a concurrent build stored it first: same vector
+        batch_size=1000,
+    )
+    log.info("embedded and stored %d paper(s) with %s", len(todo), model)
+    return len(todo)

@@ -87,6 +87,7 @@ class ProfileArrays:
         self.spellings = padded(indptr, spelling, len(raw))
         self.n_phrases = len(found)
         self.interests = interests
+        self.has_interests = np.fromiter(map(bool, interests), bool, count=len(interests))
         self.key_of = key_of
 
     def phrase_keys(self) -> list[tuple[str, ...]]:

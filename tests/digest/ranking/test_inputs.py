@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pytest
 
-from digest.ranking import Profile
+from digest.ranking import Candidate, Profile
 from digest.ranking import inputs as ranking_inputs
 from digest.ranking.inputs import (
     SubscriberInputs,
@@ -153,3 +154,26 @@ def test_a_more_like_this_click_puts_the_paper_in_the_profile(
     (picks,) = rank_for_all(today, [profile], reference=reference)
     assert picks[0].arxiv_id == "x"
     assert picks[0].reason.startswith("similar to 'Gaussian splatting for dynamic scenes'")
+
+
+@pytest.mark.django_db
+def test_paper_vectors_are_embedded_once_and_kept_in_the_database(settings):
+    from digest.models import PaperEmbedding
+    from digest.ranking import semantic as ranking_semantic
+    from digest.ranking.inputs import load_paper_vectors
+
+    settings.DIGEST_SEMANTIC = True
+    papers = [
+        Candidate("2601.00001", "Mobile Gaussian splatting", "Real-time splatting on phones."),
+        Candidate("2601.00002", "Tabular learning", ""),  # empty abstract: title only
+    ]
+    assert load_paper_vectors(papers) == 2
+    stored = PaperEmbedding.objects.get(arxiv_id="2601.00001")
+    assert stored.model == ranking_semantic.WORDLLAMA_NAME
+    assert len(bytes(stored.vector)) == 256 * 4
+    assert load_paper_vectors(papers) == 0  # in the process cache already
+    ranking_semantic.use_encoder(None)  # a new process: read from the database
+    assert load_paper_vectors(papers) == 0
+    assert PaperEmbedding.objects.count() == 2
+    cached = ranking_semantic.cached_vectors(["2601.00001"])["2601.00001"]
+    assert np.array_equal(cached, np.frombuffer(bytes(stored.vector), "<f4"))

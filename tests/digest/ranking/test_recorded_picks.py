@@ -45,6 +45,10 @@ def _profile(row: dict[str, Any]) -> Profile:
     return Profile(key=row["key"], k=row["k"], exclude=frozenset(row["exclude"]), **fields)
 
 
+# The cases were recorded before issue #16 (no taste signal, semantic weight 0.5).
+WEIGHTS_OF_THEN = {"semantic": 0.5, "taste": 0.0}
+
+
 @pytest.mark.parametrize("case", ["lexical", "semantic", "custom_weights"])
 def test_it_gives_the_recorded_picks(settings, real_papers, recorded, case):
     (spec,) = [c for c in recorded["cases"] if c["name"] == case]
@@ -52,7 +56,8 @@ def test_it_gives_the_recorded_picks(settings, real_papers, recorded, case):
     if spec["semantic"]:
         ranking_semantic.use_encoder(_hashed_words, name="hashed")
     papers = _papers(real_papers, recorded)
-    ranker = Ranker(papers[:34], reference=papers[34:], weights=spec["weights"])
+    weights = {**WEIGHTS_OF_THEN, **(spec["weights"] or {})}
+    ranker = Ranker(papers[:34], reference=papers[34:], weights=weights)
     profiles = [_profile(row) for row in spec["profiles"]]
     columns = ranker.rank_columns(profiles)
     exact = columns.score.tolist()
@@ -69,3 +74,26 @@ def test_it_gives_the_recorded_picks(settings, real_papers, recorded, case):
     assert got == expected
     for picks_got, picks_expected in zip(exact_got, exact_expected, strict=True):
         assert picks_got == pytest.approx(picks_expected, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("case", ["lexical", "semantic", "custom_weights"])
+def test_readers_without_likes_rank_as_before_the_taste_model(
+    settings, real_papers, recorded, case
+):
+    (spec,) = [c for c in recorded["cases"] if c["name"] == case]
+    settings.DIGEST_SEMANTIC = spec["semantic"]
+    if spec["semantic"]:
+        ranking_semantic.use_encoder(_hashed_words, name="hashed")
+    papers = _papers(real_papers, recorded)
+    weights = {**WEIGHTS_OF_THEN, **(spec["weights"] or {})}
+    rows = [(i, row) for i, row in enumerate(spec["profiles"]) if not row["liked"]]
+    assert rows  # the recorded cases have such readers
+    # Ranked with readers who have likes (so the taste signal is on in the call).
+    profiles = [_profile(row) for row in spec["profiles"]]
+    with_taste = Ranker(papers[:34], reference=papers[34:], weights={**weights, "taste": 2.0})
+    got = with_taste.rank(profiles)
+    for i, _ in rows:
+        expected = spec["expected"][i]
+        assert [[p.arxiv_id, p.score, p.reason] for p in got[i]] == [
+            e[:2] + e[3:4] for e in expected
+        ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from digest.ranking import DEFAULT_WEIGHTS, Profile, rank_for_all, resolve_weights
 from tests.digest.ranking.conftest import paper
 
-ONLY_KEYWORDS = {"liked": 0, "disliked": 0, "categories": 0, "popularity": 0}
+ONLY_KEYWORDS = {
+    "liked": 0, "disliked": 0, "categories": 0, "popularity": 0, "semantic": 0, "taste": 0
+}  # fmt: skip
 
 
 def _ids(picks):
