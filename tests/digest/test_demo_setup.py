@@ -19,3 +19,6 @@ def test_the_demo_papers_have_categories_and_the_demo_digest_says_them(settings,
     assert not Paper.objects.filter(categories=[]).exists()
     (delivery,) = Delivery.objects.filter(subscriber__email="demo@example.com")
     assert any("; in cs." in pick["reason"] for pick in delivery.picks)
+    # The demo reader liked a few earlier papers: the digest says what likes do.
+    assert delivery.subscriber.feedback.filter(kind="like").count() == 3
+    assert any("you liked" in pick["reason"] for pick in delivery.picks)

@@ -4,6 +4,7 @@ their first digest in the outbox. Safe to run again: it only fills what is missi
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from digest.catalogue import latest_trending_day
+from digest.catalogue.selectors import paper_list_for_days
 from digest.models import Paper
-from subscriptions.models import ConsentRecord, Subscriber
+from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
 
 DEMO_ADMIN = "admin"
 DEMO_EMAIL = "demo@example.com"
 DEMO_INTERESTS = "large language models, reasoning, diffusion models, agents, video generation"
+# The demo reader liked this many of the week's earlier papers at signup, so the demo
+# digest shows what likes do (the liked and taste signals and their reasons).
+DEMO_LIKES = 3
 
 
 class Command(BaseCommand):
@@ -73,7 +78,27 @@ class Command(BaseCommand):
                 confirmed_at=subscriber.confirmed_at,
                 signup_user_agent="demo_setup",
             )
+            PaperFeedback.objects.bulk_create(
+                PaperFeedback(
+                    subscriber=subscriber,
+                    arxiv_id=arxiv_id,
+                    kind=PaperFeedback.Kind.LIKE,
+                    origin=PaperFeedback.Origin.SIGNUP,
+                )
+                for arxiv_id in self._demo_likes()
+            )
         return subscriber
+
+    def _demo_likes(self) -> list[str]:
+        """The most upvoted papers of the week before the latest day, matching an interest."""
+        day = latest_trending_day()
+        if day is None:
+            return []
+        papers = paper_list_for_days(first=day - timedelta(days=7), last=day - timedelta(days=1))
+        words = ("agent", "reasoning")
+        matching = [p for p in papers if any(w in p.title.lower() for w in words)]
+        matching.sort(key=lambda p: -p.upvotes)
+        return [p.arxiv_id for p in matching[:DEMO_LIKES]]
 
     def _print_summary(self, *, password: str, subscriber: Subscriber, day: str) -> None:
         outbox = Path(settings.EMAIL_FILE_PATH)
