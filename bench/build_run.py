@@ -32,6 +32,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,22 +48,14 @@ def _django() -> None:
     django.setup()
 
 
-def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
-    from django.core.management import call_command
-
+def create_papers(n_papers: int, rng: random.Random) -> tuple[list[Any], list[str]]:
+    """The first ``n_papers`` real sample papers as Paper rows trending on DAY, and the
+    sorted ai_keywords they carry (what synthetic readers pick their interests from)."""
     from bench._papers import load_papers
-    from digest.models import Delivery, DigestRun, Paper, PaperTrend
+    from digest.models import Paper, PaperTrend
     from digest.sources.hf_api import HfApiSource
-    from subscriptions.models import Subscriber
 
-    call_command("migrate", verbosity=0)
-    Delivery.objects.all().delete()
-    DigestRun.objects.all().delete()
-    Subscriber.objects.all().delete()
-    PaperTrend.objects.all().delete()
-    Paper.objects.all().delete()
     real = load_papers()[:n_papers]
-    rng = random.Random(seed)
     papers = Paper.objects.bulk_create(
         Paper(
             arxiv_id=p.candidate.arxiv_id,
@@ -84,6 +77,23 @@ def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
         for i, p in enumerate(papers)
     )
     keywords = sorted({k for p in real for k in p.candidate.ai_keywords}) or ["transformers"]
+    return papers, keywords
+
+
+def setup_data(n_subscribers: int, n_papers: int, seed: int = 0) -> None:
+    from django.core.management import call_command
+
+    from digest.models import Delivery, DigestRun, Paper, PaperTrend
+    from subscriptions.models import Subscriber
+
+    call_command("migrate", verbosity=0)
+    Delivery.objects.all().delete()
+    DigestRun.objects.all().delete()
+    Subscriber.objects.all().delete()
+    PaperTrend.objects.all().delete()
+    Paper.objects.all().delete()
+    rng = random.Random(seed)
+    papers, keywords = create_papers(n_papers, rng)
     Subscriber.objects.bulk_create(
         (
             Subscriber(

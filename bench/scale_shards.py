@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +42,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 from celery import shared_task  # noqa: E402
 
-DAY = date(2026, 11, 17)
-CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "stat.ML", "cs.IR"]
+from bench.build_run import CATEGORIES, DAY, create_papers  # noqa: E402
+
 COUNTER = "bench:scale_shards:rendered"
 RANKED = "bench:scale_shards:ranked"
 WORKER_ENV = {
@@ -115,39 +114,14 @@ def setup(n: int, n_papers: int = 300) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench._papers import load_papers
-    from digest.models import Paper, PaperTrend
-    from digest.sources.hf_api import HfApiSource
-
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE digest_delivery, digest_digestrun, digest_editionplan, digest_planshard,"
             " digest_papertrend, digest_paper, subscriptions_subscriber RESTART IDENTITY CASCADE"
         )
-    real = load_papers()[:n_papers]
-    rng = random.Random(0)
-    papers = Paper.objects.bulk_create(
-        Paper(
-            arxiv_id=p.candidate.arxiv_id,
-            title=p.candidate.title,
-            abstract=p.candidate.abstract,
-            authors=list(p.candidate.authors),
-            ai_keywords=list(p.candidate.ai_keywords),
-            categories=[rng.choice(CATEGORIES)],
-            upvotes=p.candidate.upvotes,
-            ai_summary=p.candidate.abstract[:300],
-            github_repo="https://github.com/example/code" if i % 3 == 0 else "",
-            github_stars=100 + i if i % 3 == 0 else None,
-            sources=[HfApiSource.name],
-        )
-        for i, p in enumerate(real)
-    )
-    PaperTrend.objects.bulk_create(
-        PaperTrend(paper=p, day=DAY, source=HfApiSource.name, rank=i + 1, upvotes=p.upvotes)
-        for i, p in enumerate(papers)
-    )
-    keywords = sorted({k for p in real for k in p.candidate.ai_keywords}) or ["transformers"]
+    # The papers as bench/build_run.py makes them.
+    papers, keywords = create_papers(n_papers, random.Random(0))
     with connection.cursor() as cursor:
         # Pseudo-random but fixed choices per reader: 3 keywords, 2 categories, a size.
         cursor.execute(

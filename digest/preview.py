@@ -51,6 +51,7 @@ def _ranker_for_today() -> _Day:
     day = latest_trending_day()
     papers = paper_list_for_day(day=day) if day is not None else []
     candidates = [ranking_inputs.candidate_from_paper(p, today=day) for p in papers if day]
+    ranking_inputs.load_paper_vectors(candidates)  # stored once per paper, as editions read them
     built = _Day(
         version=version,
         day=day,
@@ -88,6 +89,7 @@ def digest_preview(
         # a ranker of its own for this call (the shared one stays as it is).
         reference = ranking_inputs.reference_candidates(elsewhere, today=today.day)
         if reference:
+            ranking_inputs.load_paper_vectors(reference)
             ranker = ranking.Ranker(today.candidates, reference=reference)
     (picks,) = ranker.rank([profile])
     return [PreviewPick(card=today.cards[p.arxiv_id], reason=p.reason) for p in picks]

@@ -82,6 +82,8 @@ def _inputs(
     )
     judged = [*profile.liked, *profile.disliked]
     reference = ranking_inputs.reference_candidates(judged, today=today)
+    # The stored paper vectors, as the edition's ranker reads them (embedded once per paper).
+    ranking_inputs.load_paper_vectors([*candidates, *reference])
     return candidates, profile, reference
 
 
