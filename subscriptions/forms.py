@@ -6,6 +6,7 @@ what to change. Forms only validate and normalise; services do the writing.
 
 from __future__ import annotations
 
+import copy
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -74,16 +75,56 @@ def format_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def timezone_choices() -> list[tuple[str, str]]:
-    """The field's choices as a callable: a form instance then deep-copies a reference,
-    not the 519 pairs (that copy cost more than the rest of the form's set-up)."""
-    return TIMEZONE_CHOICES
+_TIMEZONE_NAMES = frozenset(name for name, _label in TIMEZONE_CHOICES)
+
+
+class SharedChoicesMixin(forms.ChoiceField):
+    """A choice field whose choices are constants: each form instance shares them.
+
+    Django deep-copies every field's choices for every form instance, and its widget's
+    copy normalises them again, item by item (for the 519 time zones that cost more than
+    the rest of the form's set-up); callable choices are even normalised each time they
+    are read. A field whose choices nobody changes per form needs none of it: this copies
+    what forms.Field.__deepcopy__ copies, and the widget without touching its choices.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        result = copy.copy(self)
+        memo[id(self)] = result
+        widget = copy.copy(self.widget)  # shares the normalised _choices list
+        widget.attrs = self.widget.attrs.copy()
+        memo[id(self.widget)] = widget
+        result.widget = widget
+        result.error_messages = self.error_messages.copy()
+        result.validators = self.validators[:]
+        return result
+
+
+class SharedChoiceField(SharedChoicesMixin, forms.ChoiceField):
+    pass
+
+
+class TimezoneField(SharedChoiceField):
+    def valid_value(self, value: Any) -> bool:
+        return str(value) in _TIMEZONE_NAMES  # a set lookup, not a walk through 519 pairs
+
+
+class SharedTypedChoiceField(SharedChoicesMixin, forms.TypedChoiceField):
+    pass
+
+
+class SharedMultipleChoiceField(SharedChoicesMixin, forms.MultipleChoiceField):
+    pass
 
 
 class TimezoneSelect(forms.Select):
     """The time-zone select, its 519 options rendered once per process (through Django's
     per-option templates they took 15.6 ms of the landing page's 28 ms); each render only
     marks the selected option."""
+
+    def use_required_attribute(self, initial: Any) -> bool:
+        # Select's rule ("required" only if the first option is empty): "UTC" is not.
+        return False
 
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
@@ -308,7 +349,7 @@ class PreferencesFields(forms.Form):
         'retrieval-augmented generation".',
         error_messages={"required": "Tell us at least one topic you want papers about."},
     )
-    categories = forms.MultipleChoiceField(
+    categories = SharedMultipleChoiceField(
         label="arXiv categories (optional)",
         choices=CATEGORY_CHOICES,
         required=False,
@@ -328,35 +369,35 @@ class PreferencesFields(forms.Form):
         widget=FastTextarea(attrs={"rows": 2}),
         help_text=f"One name per line or comma-separated (up to {MAX_AUTHORS}).",
     )
-    digest_size = forms.TypedChoiceField(
+    digest_size = SharedTypedChoiceField(
         label="Papers per digest",
         choices=[(n, str(n)) for n in DIGEST_SIZES],
         coerce=int,
         initial=10,
         widget=FastRadioSelect,
     )
-    frequency = forms.ChoiceField(
+    frequency = SharedChoiceField(
         label="How often",
         choices=Subscriber.Frequency.choices,
         initial=Subscriber.Frequency.DAILY,
         widget=FastRadioSelect,
     )
-    weekday = forms.TypedChoiceField(
+    weekday = SharedTypedChoiceField(
         label="Day of the week (weekly digests)",
         choices=list(enumerate(WEEKDAYS)),
         coerce=int,
         initial=0,
         widget=FastSelect,
     )
-    send_hour = forms.TypedChoiceField(
+    send_hour = SharedTypedChoiceField(
         label="Send at (your local time)",
         choices=HOUR_CHOICES,
         coerce=int,
         initial=7,
         widget=FastSelect,
     )
-    timezone = forms.ChoiceField(
-        label="Time zone", choices=timezone_choices, initial="UTC", widget=TimezoneSelect
+    timezone = TimezoneField(
+        label="Time zone", choices=TIMEZONE_CHOICES, initial="UTC", widget=TimezoneSelect
     )
     # The ♡ on the paper cards (checkboxes in this form, wherever they sit on the page);
     # clean() adds them to liked_papers.
