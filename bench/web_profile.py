@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="print cProfile's top")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--only", choices=["preferences", "signup"], help="one page only")
     args = parser.parse_args()
 
     import django
@@ -143,6 +144,8 @@ def main() -> None:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"tree: {os.getcwd()}; load average {load}")
     for label, page in pages.items():
+        if args.only and not label.startswith(args.only):
+            continue
         for _ in range(50):
             page()
         cpu: list[float] = []

@@ -37,7 +37,7 @@ from subscriptions.forms import (
     SignupForm,
 )
 from subscriptions.models import ConsentRecord, PaperFeedback, Subscriber
-from subscriptions.ratelimit import address_limited, client_ip, ip_limited
+from subscriptions.ratelimit import client_ip, form_post_limited, ip_limited
 from subscriptions.tokens import BadToken, Purpose, UnknownSubscriber, UsedConfirmation
 
 TOO_MANY = "Too many attempts. Please wait an hour and try again."
@@ -92,13 +92,20 @@ def _submit_public_form(
     """
     if not form.is_bound:  # an empty POST ("request.POST or None"): nothing to check
         return 400
-    if ip_limited(request, group=group, rate=ip_rate):
+    valid = form.is_valid()
+    # Every post counts against its IP; a valid one from a person against its address
+    # too (unless the IP is over its limit): one round trip to the cache for both.
+    email = form.cleaned_data["email"] if valid and not form.is_bot else None
+    over = form_post_limited(
+        request, group=group, ip_rate=ip_rate, email=email, email_rate=email_rate
+    )
+    if over == "ip":
         return _too_many(request)
-    if not form.is_valid():
+    if not valid:
         return 400
     if form.is_bot:  # a bot sees success and gets nothing
         return redirect(done)
-    if address_limited(request, group=group, email=form.cleaned_data["email"], rate=email_rate):
+    if over == "email":
         return _too_many(request)
     action()
     return redirect(done)
