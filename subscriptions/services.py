@@ -104,7 +104,9 @@ def subscriber_signup(
 def _create_pending(
     *, email: str, ip: str | None, user_agent: str, liked_papers: Sequence[str] = (), **prefs: Any
 ) -> Subscriber:
-    subscriber = Subscriber(email=email, status=Subscriber.Status.PENDING, **_only_preferences(prefs))
+    subscriber = Subscriber(
+        email=email, status=Subscriber.Status.PENDING, **_only_preferences(prefs)
+    )
     consent = ConsentRecord(
         signup_at=subscriber.created_at,
         signup_ip=ip,

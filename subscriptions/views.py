@@ -12,16 +12,16 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
-from django.db import connection
 from django.urls import get_script_prefix, reverse
+from django.utils.cache import patch_cache_control
 from django.utils.html import escape
 from django.utils.http import RFC3986_SUBDELIMS
-from django.utils.cache import patch_cache_control
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
