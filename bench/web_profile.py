@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="print cProfile's top")
     parser.add_argument("--top", type=int, default=35)
-    parser.add_argument("--only", choices=["preferences", "signup"], help="one page only")
+    parser.add_argument("--only", choices=["preferences", "signup", "small"], help="one page only")
     args = parser.parse_args()
 
     import django
@@ -140,7 +140,14 @@ def main() -> None:
         )
         call(environ, 302)
 
-    pages: dict[str, Callable[[], None]] = {"preferences GET": preferences, "signup POST": signup}
+    def small_page() -> None:  # the floor: middleware, URL resolution, a small template
+        call(_environ("GET", "/signup/done/"), 200)
+
+    pages: dict[str, Callable[[], None]] = {
+        "preferences GET": preferences,
+        "signup POST": signup,
+        "small page GET": small_page,
+    }
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"tree: {os.getcwd()}; load average {load}")
     for label, page in pages.items():
