@@ -277,6 +277,13 @@ class FieldRow:
     has_errors: bool
     html: SafeString
 
+    @property
+    def block(self) -> SafeString:
+        """The row in its <div class="field ..."> (written here, not in the template's
+        loop: the page renders a dozen of them)."""
+        error = " has-error" if self.has_errors else ""
+        return mark_safe(f'<div class="field field-{self.name}{error}">{self.html}</div>')
+
 
 def _row(field: forms.BoundField) -> FieldRow:
     """Django's field group (django/forms/field.html: label or legend, help text, errors,
