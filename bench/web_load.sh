@@ -12,6 +12,11 @@
 # wrk scripts), for a before/after on the same machine:
 #   git worktree add /tmp/before main && TREE=/tmp/before bench/web_load.sh
 #
+# PAGES="preferences signup" runs only those (any of: landing landing-paced preferences
+# signup archive feed; default all). DB_BEFORE=<database URL> serves TREE from that
+# database instead of DATABASE_URL (its own schema and signups); VENV=<dir> runs it with
+# that virtualenv (default: this checkout's .venv).
+#
 # Needs wrk (Debian package `wrk`: apt-get install wrk). Loads the shipped sample
 # catalogue if the database has no papers; each run adds its signups (bench-*@example.com)
 # to the database. Emails go to Django's dummy backend (no network). The machine is
@@ -38,10 +43,14 @@ export EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend
 export SUBSCRIPTIONS_SIGNUP_RATE_PER_IP=100000000/h SUBSCRIPTIONS_SIGNUP_RATE_PER_EMAIL=100/h
 export LOG_LEVEL=WARNING
 export CELERY_BROKER_URL=${CELERY_BROKER_URL:-$REDIS_URL}
+PAGES=${PAGES:-landing landing-paced preferences signup archive feed}
+wanted() { [[ " $PAGES " == *" $1 "* ]]; }
 
 HERE=$(pwd)
 TREE=$(cd "${TREE:-$HERE}" && pwd)
-py=$HERE/.venv/bin/python
+[ -z "${DB_BEFORE:-}" ] || export DATABASE_URL=$DB_BEFORE
+VENV=${VENV:-$HERE/.venv}
+py=$VENV/bin/python
 cd "$TREE"
 $py manage.py migrate --noinput -v0
 $py manage.py collectstatic --noinput -v0
@@ -62,7 +71,7 @@ for p in Paper.objects.order_by("-upvotes")[:3]:
 print(tokens.manage_url(sub).removeprefix(settings.SITE_URL))
 ' | tail -n1)
 
-"$HERE/.venv/bin/gunicorn" config.wsgi --chdir "$TREE" --workers "$WORKERS" --worker-class sync \
+"$VENV/bin/gunicorn" config.wsgi --chdir "$TREE" --workers "$WORKERS" --worker-class sync \
   --bind "127.0.0.1:${PORT}" --log-level warning >/tmp/web_load_gunicorn.$$.log 2>&1 &
 gunicorn_pid=$!
 trap 'kill "$gunicorn_pid" 2>/dev/null; wait "$gunicorn_pid" 2>/dev/null || true' EXIT
@@ -99,10 +108,23 @@ wrk -t2 -c6 -d3s "${https[@]}" "$base/" >/dev/null
 wrk -t2 -c6 -d3s "${https[@]}" "$base$manage_path" >/dev/null
 RUN_ID=warm$$ wrk -t2 -c6 -d2s -s "$HERE/bench/web_signup.lua" "$base/" >/dev/null
 
-run "landing GET / (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/"
-RATE=300 CONNECTIONS=30 run "landing GET / (offered 300/s)" \
-  -t2 -c30 -d"$DURATION" -s "$HERE/bench/web_paced.lua" "$base/"
-run "preferences GET (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base$manage_path"
-RUN_ID=max$$ run "signup POST / (max)" -t2 -c"$CONNS" -d"$DURATION" -s "$HERE/bench/web_signup.lua" "$base/"
-run "archive GET /archive/ (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/archive/"
-run "feed GET /feed.xml (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/feed.xml"
+if wanted landing; then
+  run "landing GET / (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/"
+fi
+if wanted landing-paced; then
+  RATE=300 CONNECTIONS=30 run "landing GET / (offered 300/s)" \
+    -t2 -c30 -d"$DURATION" -s "$HERE/bench/web_paced.lua" "$base/"
+fi
+if wanted preferences; then
+  run "preferences GET (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base$manage_path"
+fi
+if wanted signup; then
+  RUN_ID=max$$ run "signup POST / (max)" -t2 -c"$CONNS" -d"$DURATION" \
+    -s "$HERE/bench/web_signup.lua" "$base/"
+fi
+if wanted archive; then
+  run "archive GET /archive/ (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/archive/"
+fi
+if wanted feed; then
+  run "feed GET /feed.xml (max)" -t2 -c"$CONNS" -d"$DURATION" "${https[@]}" "$base/feed.xml"
+fi

@@ -6,8 +6,11 @@ what to change. Forms only validate and normalise; services do the writing.
 
 from __future__ import annotations
 
+import copy
+import html
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -74,16 +77,56 @@ def format_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def timezone_choices() -> list[tuple[str, str]]:
-    """The field's choices as a callable: a form instance then deep-copies a reference,
-    not the 519 pairs (that copy cost more than the rest of the form's set-up)."""
-    return TIMEZONE_CHOICES
+_TIMEZONE_NAMES = frozenset(name for name, _label in TIMEZONE_CHOICES)
+
+
+class SharedChoicesMixin(forms.ChoiceField):
+    """A choice field whose choices are constants: each form instance shares them.
+
+    Django deep-copies every field's choices for every form instance, and its widget's
+    copy normalises them again, item by item (for the 519 time zones that cost more than
+    the rest of the form's set-up); callable choices are even normalised each time they
+    are read. A field whose choices nobody changes per form needs none of it: this copies
+    what forms.Field.__deepcopy__ copies, and the widget without touching its choices.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        result = copy.copy(self)
+        memo[id(self)] = result
+        widget = copy.copy(self.widget)  # shares the normalised _choices list
+        widget.attrs = self.widget.attrs.copy()
+        memo[id(self.widget)] = widget
+        result.widget = widget
+        result.error_messages = self.error_messages.copy()
+        result.validators = self.validators[:]
+        return result
+
+
+class SharedChoiceField(SharedChoicesMixin, forms.ChoiceField):
+    pass
+
+
+class TimezoneField(SharedChoiceField):
+    def valid_value(self, value: Any) -> bool:
+        return str(value) in _TIMEZONE_NAMES  # a set lookup, not a walk through 519 pairs
+
+
+class SharedTypedChoiceField(SharedChoicesMixin, forms.TypedChoiceField):
+    pass
+
+
+class SharedMultipleChoiceField(SharedChoicesMixin, forms.MultipleChoiceField):
+    pass
 
 
 class TimezoneSelect(forms.Select):
     """The time-zone select, its 519 options rendered once per process (through Django's
     per-option templates they took 15.6 ms of the landing page's 28 ms); each render only
     marks the selected option."""
+
+    def use_required_attribute(self, initial: Any) -> bool:
+        # Select's rule ("required" only if the first option is empty): "UTC" is not.
+        return False
 
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
@@ -109,12 +152,46 @@ def _timezone_options_html() -> str:
 # write the same HTML in Python.
 
 
+def _esc(value: Any) -> str:
+    """django.utils.html.escape's text without its lazy-string wrapper (a third of the
+    preferences page's escaping time went to that wrapper)."""
+    return html.escape(str(value))
+
+
 def _attrs_html(attrs: dict[str, Any]) -> str:
     """flatatt() without format_html's overhead: True is a bare attribute."""
     return "".join(
-        f" {k}" if v is True else f' {k}="{escape(str(v))}"'
+        f" {k}" if v is True else f' {k}="{_esc(v)}"'
         for k, v in attrs.items()
         if v is not False and v is not None
+    )
+
+
+# A choice widget's options, escaped once per process: (value, HTML before the "selected"
+# or "checked" mark, HTML after it). Keyed by everything the HTML is made of; the choices
+# and attributes of our forms are constants, so this holds a few entries.
+_Parts = tuple[tuple[str, str, str], ...]
+_PARTS_MAX = 64
+_parts_cache: dict[tuple[Any, ...], _Parts] = {}
+
+
+def _cached_parts(key: tuple[Any, ...], build: Callable[[], _Parts]) -> _Parts:
+    try:
+        parts = _parts_cache.get(key)
+    except TypeError:  # an unhashable choice or attribute: build every time
+        return build()
+    if parts is None:
+        parts = build()
+        if len(_parts_cache) >= _PARTS_MAX:
+            _parts_cache.clear()
+        _parts_cache[key] = parts
+    return parts
+
+
+def _marked(parts: _Parts, chosen: set[str], mark: str) -> str:
+    return "".join(
+        f"{before}{mark}{after}" if v in chosen else f"{before}{after}"
+        for v, before, after in parts
     )
 
 
@@ -124,12 +201,17 @@ class FastSelect(forms.Select):
     ) -> SafeString:
         final = {**self.build_attrs(self.attrs, attrs), "name": name}
         chosen = {str(v) for v in self.format_value(value)}
-        options = "".join(
-            f'<option value="{escape(str(v))}"{" selected" if str(v) in chosen else ""}>'
-            f"{escape(str(label))}</option>"
-            for v, label in self.choices
+        choices = tuple(self.choices)
+        parts = _cached_parts(
+            ("select", choices),
+            lambda: tuple(
+                (str(v), f'<option value="{_esc(v)}"', f">{_esc(label)}</option>")
+                for v, label in choices
+            ),
         )
-        return mark_safe(f"<select{_attrs_html(final)}>{options}</select>")
+        return mark_safe(
+            f"<select{_attrs_html(final)}>{_marked(parts, chosen, ' selected')}</select>"
+        )
 
 
 class _FastChoiceInputs(ChoiceWidget):
@@ -139,16 +221,22 @@ class _FastChoiceInputs(ChoiceWidget):
         final = self.build_attrs(self.attrs, attrs)
         group_id = final.pop("id", None) or f"id_{name}"
         chosen = {str(v) for v in self.format_value(value)}
-        rows = []
-        for index, (v, label) in enumerate(self.choices):
-            one = {**final, "id": f"{group_id}_{index}"}
-            checked = " checked" if str(v) in chosen else ""
-            rows.append(
-                f'<div><label for="{escape(one["id"])}"><input type="{self.input_type}" '
-                f'name="{escape(name)}" value="{escape(str(v))}"{_attrs_html(one)}{checked}> '
-                f"{escape(str(label))}</label></div>"
-            )
-        return mark_safe(f'<div id="{escape(group_id)}">{"".join(rows)}</div>')
+        choices = tuple(self.choices)
+
+        def build() -> _Parts:
+            rows = []
+            for index, (v, label) in enumerate(choices):
+                one = {**final, "id": f"{group_id}_{index}"}
+                before = (
+                    f'<div><label for="{_esc(one["id"])}"><input type="{self.input_type}" '
+                    f'name="{_esc(name)}" value="{_esc(v)}"{_attrs_html(one)}'
+                )
+                rows.append((str(v), before, f"> {_esc(label)}</label></div>"))
+            return tuple(rows)
+
+        key = (self.input_type, choices, name, group_id, tuple(final.items()))
+        rows = _marked(_cached_parts(key, build), chosen, " checked")
+        return mark_safe(f'<div id="{_esc(group_id)}">{rows}</div>')
 
 
 class FastTextInput(forms.TextInput):
@@ -188,6 +276,13 @@ class FieldRow:
     name: str
     has_errors: bool
     html: SafeString
+
+    @property
+    def block(self) -> SafeString:
+        """The row in its <div class="field ..."> (written here, not in the template's
+        loop: the page renders a dozen of them)."""
+        error = " has-error" if self.has_errors else ""
+        return mark_safe(f'<div class="field field-{self.name}{error}">{self.html}</div>')
 
 
 def _row(field: forms.BoundField) -> FieldRow:
@@ -308,7 +403,7 @@ class PreferencesFields(forms.Form):
         'retrieval-augmented generation".',
         error_messages={"required": "Tell us at least one topic you want papers about."},
     )
-    categories = forms.MultipleChoiceField(
+    categories = SharedMultipleChoiceField(
         label="arXiv categories (optional)",
         choices=CATEGORY_CHOICES,
         required=False,
@@ -328,35 +423,35 @@ class PreferencesFields(forms.Form):
         widget=FastTextarea(attrs={"rows": 2}),
         help_text=f"One name per line or comma-separated (up to {MAX_AUTHORS}).",
     )
-    digest_size = forms.TypedChoiceField(
+    digest_size = SharedTypedChoiceField(
         label="Papers per digest",
         choices=[(n, str(n)) for n in DIGEST_SIZES],
         coerce=int,
         initial=10,
         widget=FastRadioSelect,
     )
-    frequency = forms.ChoiceField(
+    frequency = SharedChoiceField(
         label="How often",
         choices=Subscriber.Frequency.choices,
         initial=Subscriber.Frequency.DAILY,
         widget=FastRadioSelect,
     )
-    weekday = forms.TypedChoiceField(
+    weekday = SharedTypedChoiceField(
         label="Day of the week (weekly digests)",
         choices=list(enumerate(WEEKDAYS)),
         coerce=int,
         initial=0,
         widget=FastSelect,
     )
-    send_hour = forms.TypedChoiceField(
+    send_hour = SharedTypedChoiceField(
         label="Send at (your local time)",
         choices=HOUR_CHOICES,
         coerce=int,
         initial=7,
         widget=FastSelect,
     )
-    timezone = forms.ChoiceField(
-        label="Time zone", choices=timezone_choices, initial="UTC", widget=TimezoneSelect
+    timezone = TimezoneField(
+        label="Time zone", choices=TIMEZONE_CHOICES, initial="UTC", widget=TimezoneSelect
     )
     # The ♡ on the paper cards (checkboxes in this form, wherever they sit on the page);
     # clean() adds them to liked_papers.
