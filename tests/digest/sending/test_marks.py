@@ -31,11 +31,10 @@ from tests.digest.sending import smtp_sink
 from tests.digest.sending.processes import Database, smtp_env
 
 ROOT = Path(django_settings.BASE_DIR)
-# What a database error while recording the hand-over does (the column does not exist).
+# A database error while recording the hand-over (the column does not exist).
+BROKEN_MARK = b"BEGIN; UPDATE digest_delivery SET sent_at = now() WHERE no_such_column; COMMIT"
 FAILING_MARK = (
-    "import digest.sending.marks as marks\n"
-    "marks._handed_over_statement = lambda: 'UPDATE digest_delivery SET sent_at = %s,"
-    " esp_message_id = %s WHERE id = %s AND no_such_column'\n"
+    f"from digest.sending import marks\nmarks._handed_over_query = lambda pk: {BROKEN_MARK!r}\n"
 )
 
 
@@ -215,14 +214,7 @@ def test_a_refusal_read_after_the_hand_over_fails_the_delivery(
 def test_when_the_hand_over_cannot_be_recorded_each_email_is_marked_sent_after_its_reply(
     transactional_db, subscriber_factory, papers, day, settings, monkeypatch, caplog
 ):
-    monkeypatch.setattr(
-        marks,
-        "_handed_over_statement",
-        lambda: (
-            "UPDATE digest_delivery SET sent_at = %s, esp_message_id = %s"
-            " WHERE id = %s AND no_such_column"
-        ),
-    )
+    monkeypatch.setattr(marks, "_handed_over_query", lambda pk: BROKEN_MARK)
     server = HoldingServer()
     with smtp_sink.running(server) as port:
         _smtp_settings(settings, port)
