@@ -22,8 +22,10 @@ from digest.models import Delivery, DigestRun
 from digest.sending.runs import queue_chunks
 
 LOST_NOTE = "worker lost while sending; Message-ID kept so the ESP/admin can tell if it left"
+# Over SMTP: between the final "." and the next claim (which records "sent"), whether or
+# not the server's reply had been read.
 HANDED_OVER_NOTE = (
-    "worker lost after the whole message had left, before the server's reply was read:"
+    "worker lost after the whole message had left, before it was recorded as sent:"
     " counted as sent, not resent; Message-ID kept so the ESP/admin can check"
 )
 
