@@ -5,8 +5,8 @@ sends again, so the record that a message left must be written before the moment
 kill would make the resend a duplicate. That moment is the last byte of the message
 (SMTP: the final "." of DATA) leaving the worker, not the server's reply: a killed
 process's sockets are closed by the kernel, which still delivers the bytes already
-written, and an SMTP server that has read the "." takes the message whether or not the
-client is still there to read its reply (RFC 1047; Postfix has queued it by then).
+written, and an SMTP server that has read the "." normally takes the message whether
+or not the client is still there to read its reply (the duplicate RFC 1047 describes).
 
 So over SMTP the sender marks a delivery *handed over* (``sent_at`` set, still
 "sending") as soon as the "." is out, and only then reads the reply, while the mark is
@@ -108,8 +108,8 @@ def _handed_over_query(pk: int) -> bytes:
 
     One write to the socket right after the "." (the moment a kill stops mattering),
     one answer. Its only value is an int, so it needs no parameters: psycopg's pipeline
-    (as for the mark-sent below) costs this process 4 to 7 times the CPU (measured with
-    bench/send_marker.py). ``sent_at`` is the server's clock; the ESP's message id is
+    (as for the mark-sent below) costs this process about 3.5 times the CPU (measured
+    with bench/send_marker.py). ``sent_at`` is the server's clock; the ESP's message id is
     our Message-ID until the server's reply names another (the mark-sent then does).
     """
     table = Delivery._meta.db_table
