@@ -166,7 +166,7 @@ def test_a_worker_killed_after_its_message_left_is_not_sent_again(
 def test_each_email_is_handed_over_before_its_reply_and_sent_with_the_next_claim(
     transactional_db, subscriber_factory, papers, day, settings, monkeypatch
 ):
-    # Outside a transaction: the production path (psycopg pipelines), not the ORM's.
+    # Outside a transaction: the production path (raw protocol messages), not the ORM's.
     server = HoldingServer()
     with smtp_sink.running(server) as port:
         _smtp_settings(settings, port)
