@@ -8,7 +8,9 @@ the killed worker was sending), and once, halfway, the Redis server (broker and
 cache, our own on REDIS_PORT, no persistence: its queue is lost) is killed and restarted.
 The sweeper runs every few seconds as beat would, with a short lease (SWEEP_LEASE)
 instead of the 3-minute default, so the bench ends in seconds. At the end: readers with
-no message (missing) and messages beyond one per reader (duplicates).
+no message (missing) and messages beyond one per reader (duplicates), and how many
+deliveries the sweeper found in "sending" (swept), of which how many had been handed over
+(their final "." out: counted as sent, not resent; digest/sending/marks.py).
 
 The database is wiped (bench.build_run.setup_data): give it one of its own.
 
@@ -182,6 +184,7 @@ def main() -> None:
     from digest import editions
     from digest.models import Delivery, DigestRun
     from digest.sending.runs import queue_chunks
+    from digest.sending.sweeper import HANDED_OVER_NOTE
 
     setup_data(READERS, 60)
     run = editions.digest_run_build(day=DAY)
@@ -250,12 +253,15 @@ def main() -> None:
     )
     statuses = Counter(Delivery.objects.filter(run=run).values_list("status", flat=True))
     flagged = Delivery.objects.filter(run=run, needs_reconciliation=True).count()
+    # Of those, the ones whose message had left in full (counted as sent, not resent).
+    handed_over = Delivery.objects.filter(run=run, last_error=HANDED_OVER_NOTE).count()
     print(f"load average: {os.getloadavg()}; workers from {WORKER_TREE}")
     print(
         f"{READERS} readers, {kills} SIGKILLs, {redis_restarts} Redis restart(s), "
         f"{time.monotonic() - started:.1f} s: {len(messages)} messages received, "
         f"missing {len(missing)}, duplicates {duplicates} (same Message-ID: {same_id}), "
-        f"swept for reconciliation {flagged}, statuses {dict(statuses)}"
+        f"swept for reconciliation {flagged} (handed over, not resent: {handed_over}), "
+        f"statuses {dict(statuses)}"
     )
 
 

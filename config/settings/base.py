@@ -271,7 +271,8 @@ DIGEST_SEND_CHUNK_SIZE = env_int("DIGEST_SEND_CHUNK_SIZE", default=100)
 DIGEST_SEND_RATE_PER_SECOND = env_float("DIGEST_SEND_RATE_PER_SECOND", default=0)
 # A delivery left in "sending" longer than this is swept and reconciled: the lease of a
 # claim. A live worker holds a delivery in "sending" for one exchange with the mail
-# server only (it is marked sent on the server's reply), which EMAIL_TIMEOUT bounds.
+# server, which EMAIL_TIMEOUT bounds, and then until its next claim (or the end of its
+# chunk) writes "sent" (over SMTP it is recorded as handed over once its final "." is out).
 DIGEST_SENDING_TIMEOUT_MINUTES = env_int("DIGEST_SENDING_TIMEOUT_MINUTES", default=3)
 DIGEST_SOFT_BOUNCE_LIMIT = env_int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
 # A run pauses itself when failed / attempted passes this (after a minimum sample).
@@ -279,9 +280,10 @@ DIGEST_SOFT_BOUNCE_LIMIT = env_int("DIGEST_SOFT_BOUNCE_LIMIT", default=3)
 # while webhook events arrive (at once when it may be finished or sends failed).
 DIGEST_RUN_RECOUNT_SECONDS = env_int("DIGEST_RUN_RECOUNT_SECONDS", default=5)
 DIGEST_MAX_ERROR_RATE = env_float("DIGEST_MAX_ERROR_RATE", default=0.2)
-# What the sweeper does with a delivery a dead worker left in "sending": re-send it with
-# the same Message-ID (a duplicate is possible for that one message), or, when off, mark
-# it failed + needs_reconciliation for the admin to check with the ESP and resend.
+# What the sweeper does with a delivery a dead worker left in "sending" and not recorded
+# as handed over (those count as sent, flagged for reconciliation): re-send it with the
+# same Message-ID (a duplicate is possible for that one message), or, when off, mark it
+# failed + needs_reconciliation for the admin to check with the ESP and resend.
 DIGEST_RECONCILE_RESEND = env_bool("DIGEST_RECONCILE_RESEND", default=True)
 # Off by default: exactly-once beats speed. On, sending sessions do not wait for the
 # WAL flush of each claim (a database-server crash could then forget recent claims).

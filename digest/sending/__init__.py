@@ -1,11 +1,12 @@
 """Sending: each planned delivery claimed and sent exactly once, through one Transport.
 
 runs.py starts an edition's sending (chunks queued) and sends again; sender.py is the
-loop over a chunk; claims.py the claim that makes each email go once; transport.py the
-Transport seam (BackendTransport: any Django/anymail backend) with smtp.py's
-SMTPTransport (the claim's commit overlapping the upload); throttle.py the global rate;
-sweeper.py what dead workers left; due.py the beat tick's sending half; review.py the
-admin's actions; outbox.py the file backend of a first run.
+loop over a chunk; claims.py the claim that makes each email go once; marks.py what is
+recorded once a message left (handed over, then sent); transport.py the Transport seam
+(BackendTransport: any Django/anymail backend) with smtp.py's SMTPTransport (the claim's
+commit overlapping the upload); throttle.py the global rate; sweeper.py what dead
+workers left; due.py the beat tick's sending half; review.py the admin's actions;
+outbox.py the file backend of a first run.
 """
 
 from digest.sending.claims import delivery_claim

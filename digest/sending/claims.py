@@ -2,11 +2,12 @@
 
 A claim is a conditional UPDATE: only a planned row of an active subscriber in a
 sendable run, so of two workers racing for one delivery exactly one sends it. The
-Message-ID is fixed at claim time, so a lost send can be reconciled. The sender marks
-each email sent as soon as the server accepts it (sender.py); a claim can still carry
-the previous email's mark-sent in its own commit (``mark_sent``: PostgreSQL: one
-prepared UPDATE with a data-modifying CTE; elsewhere: both UPDATEs in one transaction),
-but then a kill between the two leaves an accepted email "sending", to be resent.
+Message-ID is fixed at claim time, so a lost send can be reconciled, and ``sent_at`` is
+cleared: over SMTP it marks the message handed over (marks.py), so a resent delivery
+must not keep its last attempt's. A claim can carry the previous email's mark-sent in
+its own commit (``mark_sent``: PostgreSQL: one prepared UPDATE with a data-modifying
+CTE; elsewhere: both UPDATEs in one transaction): the sender does so for an email
+already marked handed over, which a kill in between no longer turns into a resend.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 import psycopg
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import DateTimeField, Exists, F, OuterRef, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from digest.editions.runs import Status
@@ -55,7 +57,8 @@ def delivery_mark_sent(delivery: Delivery, message: Any) -> None:
     Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
         status=Status.SENT,
         esp_message_id=esp_message_id(delivery, message),
-        sent_at=timezone.now(),
+        # A handed-over delivery keeps the time its last byte left (marks.py).
+        sent_at=Coalesce("sent_at", Value(timezone.now(), output_field=DateTimeField())),
     )
 
 
@@ -81,6 +84,7 @@ def _claim_orm(pk: int, now: datetime, message_id: str, mark_sent: Sent | None) 
         "attempts": F("attempts") + 1,
         "message_id": message_id,
         "last_error": "",
+        "sent_at": None,
     }
     if mark_sent is None:
         return claim.update(**fields)
@@ -136,7 +140,7 @@ def _claim_statement(*, mark_sent: bool = False) -> str:
     sendable = ", ".join(_literal(status) for status in DigestRun.SENDABLE_STATUSES)
     claim = f"""
         UPDATE {deliveries} AS d SET status = {_literal(Status.SENDING)}, claimed_at = %s,
-            attempts = d.attempts + 1, message_id = %s, last_error = ''
+            attempts = d.attempts + 1, message_id = %s, last_error = '', sent_at = NULL
         WHERE d.id = %s AND d.status = {_literal(Status.PLANNED)}
         -- Subscriber.objects.sendable(), spelled out for the prepared statement:
         AND EXISTS (SELECT 1 FROM {Subscriber._meta.db_table} AS s WHERE s.id = d.subscriber_id
@@ -147,7 +151,7 @@ def _claim_statement(*, mark_sent: bool = False) -> str:
         return claim
     return f"""
         WITH sent AS (UPDATE {deliveries} SET status = {_literal(Status.SENT)},
-                          sent_at = %s, esp_message_id = %s
+                          sent_at = COALESCE(sent_at, %s), esp_message_id = %s
                       WHERE id = %s AND status = {_literal(Status.SENDING)})
         {claim}"""
 

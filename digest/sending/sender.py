@@ -2,27 +2,27 @@
 
 Exactly once. Each email is a Delivery row, unique per (run, subscriber). A delivery is
 claimed (claims.py) right before its email is handed to the transport, with a
-Message-ID fixed at claim time, and marked sent as soon as the server has accepted it
-(an asynchronous commit: no WAL-flush wait). A retried or duplicated chunk task finds
-nothing planned and sends nothing, and a worker killed mid-send leaves at most one
-email in "sending", for the sweeper (sweeper.py): resent, that one may be a duplicate.
+Message-ID fixed at claim time. Over SMTP it is marked handed over as soon as its last
+byte is out, before the server's reply is read; otherwise it is marked sent as soon as
+the server has accepted it (marks.py; asynchronous commits: no WAL-flush wait). A
+retried or duplicated chunk task finds nothing planned and sends nothing, and a worker
+killed mid-send leaves at most one email in "sending", for the sweeper (sweeper.py):
+counted as sent if it was handed over, else resent (a duplicate only if the server had
+it: an ESP's HTTP API, whose one round trip has no hand-over to record).
 
 The loop is the same for every email backend: the Transport (transport.py), chosen once
 per chunk from the settings, opens one connection for the chunk and decides how a
 claimed message goes out. Its verdict is read before anything else happens (the next
-email's throttle wait or rendering), so the window in which a kill leaves an accepted
-message unrecorded is one round trip long.
+email's throttle wait or rendering).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models.expressions import RawSQL
@@ -32,12 +32,8 @@ from digest.editions import scheduling
 from digest.editions.runs import Status, digest_run_recount_soon
 from digest.emails.digest import RunRenderer, cached_renderer, message_id_for, renderer_for
 from digest.models import Delivery, DigestRun
-from digest.sending.claims import (
-    delivery_claim,
-    delivery_mark_sent,
-    delivery_skip_if_unsendable,
-    esp_message_id,
-)
+from digest.sending.claims import Sent, delivery_claim, delivery_skip_if_unsendable
+from digest.sending.marks import delivery_mark_handed_over, delivery_mark_sent_now
 from digest.sending.throttle import throttle
 from digest.sending.transport import Transport, transport_for_settings
 
@@ -125,55 +121,24 @@ def _fast_commits(on: bool) -> None:
         cursor.execute("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT"))
 
 
-def _mark_sent_now(delivery: Delivery, message: Any) -> None:
-    """Record that the server accepted ``message``, at once, in one round trip.
-
-    The time between the server's reply and this commit is the only moment a kill
-    turns into a duplicate (the sweeper resends what is still "sending"), so on
-    PostgreSQL the transaction goes out as one pipeline (BEGIN, SET LOCAL, UPDATE,
-    COMMIT: one network round trip, one wake-up of each side) and its commit does not
-    wait for the WAL flush (asynchronous commit): a killed worker loses nothing that
-    way; only a crash of the database server could forget it (the sweeper would then
-    resend that message with its Message-ID).
-    """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        delivery_mark_sent(delivery, message)
-        return
-    connection.ensure_connection()
-    raw = connection.connection
-    params = [timezone.now(), str(esp_message_id(delivery, message)), delivery.pk]
-    try:
-        with connection.wrap_database_errors, raw.pipeline():
-            raw.execute("BEGIN")
-            raw.execute("SET LOCAL synchronous_commit TO OFF")
-            raw.execute(_mark_sent_statement(), params, prepare=True)
-            raw.execute("COMMIT")
-    except Exception:
-        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            raw.execute("ROLLBACK")  # leave the connection as Django expects it
-        raise
-
-
-@functools.cache
-def _mark_sent_statement() -> str:
-    table = Delivery._meta.db_table
-    return (
-        f"UPDATE {table} SET status = '{Status.SENT.value}', sent_at = %s, esp_message_id = %s"
-        f" WHERE id = %s AND status = '{Status.SENDING.value}'"
-    )
-
-
 class _Sender:
     """Deliveries in order through one transport, each claimed as it is handed over.
 
-    Each email is marked sent as soon as the transport has the server's verdict, before
-    the next one is throttled, rendered or claimed: a worker killed at any moment leaves
-    in doubt only the one message whose verdict it was waiting for (the sweeper's case).
+    Each email's fate is recorded before the next one is throttled, rendered or
+    claimed. Over SMTP the record that it left (handed over, marks.py) is written as
+    soon as its final "." is out, before the server's reply is read, and "sent" rides
+    the next claim; otherwise it is marked sent as soon as the transport has the
+    server's verdict. A worker killed at any moment leaves for the sweeper at most one
+    message: one that did not leave (resent), or one handed over (counted as sent); only
+    without the hand-over (an ESP's HTTP API) is a kill in the reply's round trip a
+    duplicate.
     """
 
     def __init__(self, result: ChunkResult, transport: Transport) -> None:
         self.result = result
         self.transport = transport
+        # Handed over and accepted, "sent" not recorded yet: the next claim carries it.
+        self.accepted: Sent | None = None
 
     def send_all(self, deliveries: Sequence[Delivery]) -> None:
         _open(self.transport)  # once: Django's SMTP backend would reconnect per email
@@ -183,6 +148,7 @@ class _Sender:
                 self.send(delivery)
         finally:
             try:
+                self._mark_accepted()
                 self.transport.close()
             finally:
                 _fast_commits(False)
@@ -198,7 +164,8 @@ class _Sender:
 
         def claim() -> bool:
             nonlocal claimed
-            claimed = delivery_claim(delivery=delivery)
+            accepted, self.accepted = self.accepted, None
+            claimed = delivery_claim(delivery=delivery, mark_sent=accepted)
             return claimed
 
         try:
@@ -218,19 +185,49 @@ class _Sender:
         self._settle(delivery, message)
 
     def _settle(self, delivery: Delivery, message: Any) -> None:
-        """The transport's verdict on the email just handed over, recorded at once."""
-        try:
-            self.transport.settle()
-        except Exception as exc:
-            self._fail(delivery, exc)
+        """The transport's verdict on the email just sent, recorded at once."""
+        refusal: Exception | None = None
+        read = handed_over = False
+
+        def read_verdict() -> None:
+            nonlocal refusal, read
+            read = True
+            try:
+                self.transport.settle()
+            except Exception as exc:
+                refusal = exc
+
+        if self.transport.awaiting_verdict:
+            try:
+                delivery_mark_handed_over(delivery, message, meanwhile=read_verdict)
+                handed_over = True
+            except Exception as exc:  # unmarked: a kill now means a resend, as before
+                logger.warning("delivery %s: recording the hand-over failed: %s", delivery.pk, exc)
+        if not read:
+            read_verdict()
+        if refusal is not None:
+            self._fail(delivery, refusal)
             return
-        _mark_sent_now(delivery, message)
+        if handed_over:
+            self.accepted = (delivery, message)
+        else:
+            delivery_mark_sent_now(delivery, message)
         self.result.sent += 1
+
+    def _mark_accepted(self) -> None:
+        """The chunk's last accepted email, which no next claim carries: "sent" now."""
+        accepted, self.accepted = self.accepted, None
+        if accepted is None:
+            return
+        try:
+            delivery_mark_sent_now(*accepted)
+        except Exception as exc:  # handed over: the sweeper counts it as sent, never resends
+            logger.warning("delivery %s: marking it sent failed: %s", accepted[0].pk, exc)
 
     def _fail(self, delivery: Delivery, exc: Exception) -> None:
         logger.warning("delivery %s failed: %s", delivery.pk, exc)
         Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
-            status=Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+            status=Status.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:2000], sent_at=None
         )
         self.result.failed += 1
         _reopen(self.transport)  # a broken session fails every later message

@@ -48,7 +48,7 @@ class SMTPTransport(BackendTransport):
     """Django's SMTP backend, each message's claim overlapping its upload.
 
     send() returns once the final "." is out; settle() reads the server's verdict, so
-    the sender loop renders the next email while the server still reads this one.
+    the sender loop records the hand-over (marks.py) while the server still reads it.
     """
 
     backend: SMTPBackend
@@ -71,6 +71,10 @@ class SMTPTransport(BackendTransport):
         except ClaimLost:
             return False
         return True
+
+    @property
+    def awaiting_verdict(self) -> bool:
+        return self._reply is not None  # the final "." is out, its reply not read
 
     def settle(self) -> None:
         reply, self._reply = self._reply, None

@@ -54,6 +54,17 @@ class Transport:
         """
         raise NotImplementedError
 
+    @property
+    def awaiting_verdict(self) -> bool:
+        """Whether the message send() last returned True for has left in full and its
+        verdict is not read yet (settle() reads it).
+
+        Then the sender records the hand-over before settle(): from that moment a kill
+        no longer makes the sweeper send it again. False when send() had the verdict at
+        once: an ESP's HTTP API has no moment between "all sent" and "reply read".
+        """
+        return False
+
     def settle(self) -> None:
         """Wait for the verdict on the message send() last returned True for.
 

@@ -177,7 +177,8 @@ def test_each_email_is_marked_sent_before_the_next_is_throttled_or_claimed(
     subscriber_factory, papers, day, mailoutbox, monkeypatch
 ):
     # A kill while waiting for the next email's turn must not leave this one "sending"
-    # (the sweeper would send it again: a duplicate).
+    # (the sweeper would send it again: a duplicate). Over SMTP it is "sending" and
+    # handed over instead, which the sweeper does not resend (test_marks.py).
     subscriber_factory.create_batch(3)
     run = _build(day)
     DigestRun.objects.filter(pk=run.pk).update(status="sending")

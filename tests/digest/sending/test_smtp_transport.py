@@ -225,9 +225,13 @@ def test_the_transport_sends_once_claimed_and_reads_the_verdict_on_settle(smtp_s
     transport = SMTPTransport(EmailBackend(host="127.0.0.1", port=port))
     transport.open()
     try:
+        assert not transport.awaiting_verdict
         assert transport.send(_email("a@example.com"), lambda: True) is True
+        assert transport.awaiting_verdict  # its "." is out: the sender records the hand-over
         transport.settle()
+        assert not transport.awaiting_verdict
         assert transport.send(_email("lost@example.com"), lambda: False) is False
+        assert not transport.awaiting_verdict
         recorder.refuse = True
         assert transport.send(_email("b@example.com"), lambda: True) is True
         with pytest.raises(smtplib.SMTPDataError):
@@ -247,6 +251,7 @@ def test_without_a_session_the_transport_claims_then_sends_as_the_backend_does(s
         return True
 
     assert transport.send(_email("a@example.com"), claim) is True
+    assert not transport.awaiting_verdict  # no hand-over before the verdict to record
     transport.settle()  # nothing pending: the backend's send knew at once
     assert order == [0]
     assert [rcpts for _, rcpts, _ in recorder.messages] == [["a@example.com"]]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from digest import editions, sending
 from digest.models import Delivery
+from digest.sending.sweeper import HANDED_OVER_NOTE, LOST_NOTE
 
 
 def _build(day, **kwargs):
@@ -65,3 +67,40 @@ def test_by_default_a_dead_workers_delivery_goes_again_within_five_minutes(setti
     minutes = sorted(schedule.minute)
     longest_gap = max(b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True))
     assert settings.DIGEST_SENDING_TIMEOUT_MINUTES + longest_gap <= 5
+
+
+@pytest.mark.parametrize("resend", [True, False])
+def test_a_delivery_handed_over_before_its_worker_died_is_counted_as_sent_not_resent(
+    subscriber_factory, papers, day, settings, mailoutbox, resend
+):
+    settings.DIGEST_RECONCILE_RESEND = resend
+    subscriber_factory()
+    run = _build(day)
+    sending.digest_run_send(run=run)
+    delivery = Delivery.objects.get()
+    sending.delivery_claim(delivery=delivery)
+    left = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(sent_at=left)  # its "." was out, then a kill
+    assert sending.delivery_sweep_stuck(now=timezone.now() + timedelta(hours=1)) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.needs_reconciliation) == ("sent", True)
+    assert (delivery.sent_at, delivery.last_error) == (left, HANDED_OVER_NOTE)
+    sending.delivery_send_chunk(delivery_ids=[delivery.pk])
+    assert mailoutbox == []
+
+
+def test_a_resent_delivery_is_not_taken_for_handed_over_by_its_last_attempt(
+    subscriber_factory, papers, day, mailoutbox
+):
+    subscriber_factory()
+    run = _build(day)
+    sending.digest_run_send(run=run, inline=True)
+    delivery = Delivery.objects.get()
+    assert delivery.sent_at is not None
+    sending.delivery_resend(delivery=delivery)  # the admin sends it again...
+    assert sending.delivery_claim(delivery=delivery)  # ...and the worker dies before the "."
+    sending.delivery_sweep_stuck(now=timezone.now() + timedelta(hours=1))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_error) == ("planned", LOST_NOTE)
+    sending.delivery_send_chunk(delivery_ids=[delivery.pk])
+    assert len(mailoutbox) == 2

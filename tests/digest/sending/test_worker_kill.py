@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,11 +21,11 @@ import pytest
 import redis
 from celery import Celery
 from django.conf import settings
-from django.db import connection
 
 from digest import editions
 from digest.models import Delivery, DigestRun
 from tests.digest.sending import smtp_sink
+from tests.digest.sending.processes import Database, smtp_env
 
 # Celery lets CELERY_BROKER_URL in the environment win over Celery(broker=...), so the
 # producer here and the worker must both use the environment's broker when it is set.
@@ -59,48 +58,15 @@ def smtp():
         yield recorder, port
 
 
-class Database:
-    """The URL worker processes use; for SQLite, a file copy of the in-memory test DB."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        db = connection.settings_dict
-        self.sqlite = connection.vendor == "sqlite"
-        if self.sqlite:
-            self.file = tmp_path / "worker.sqlite3"
-            self.url = f"sqlite:///{self.file}"
-        else:
-            auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-            self.url = (
-                f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-            )
-
-    def push(self) -> None:
-        if self.sqlite:
-            connection.ensure_connection()
-            with sqlite3.connect(self.file) as target:
-                connection.connection.backup(target)
-
-    def pull(self) -> None:
-        if self.sqlite:
-            with sqlite3.connect(self.file) as source:
-                source.backup(connection.connection)
-
-
 def _env(db: Database, port: int, rate: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": db.url,
-        "CELERY_BROKER_URL": BROKER,
-        "REDIS_URL": CACHE,
-        "CELERY_TASK_ALWAYS_EAGER": "False",
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(port),
-        "DIGEST_SEND_RATE_PER_SECOND": str(rate),
-        "DIGEST_SEND_CHUNK_SIZE": str(CHUNK),
-        "SECRET_KEY": "worker-test-secret-key-0123456789-abcdefghijklmnop",
-    }
+    return smtp_env(
+        db,
+        port,
+        CELERY_BROKER_URL=BROKER,
+        REDIS_URL=CACHE,
+        DIGEST_SEND_RATE_PER_SECOND=str(rate),
+        DIGEST_SEND_CHUNK_SIZE=str(CHUNK),
+    )
 
 
 def _start_worker(env: dict[str, str], name: str) -> subprocess.Popen:
