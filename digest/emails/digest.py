@@ -71,8 +71,15 @@ class RenderedDigest:
     subject: str
     text: str
     html: str
-    content_html: str  # the papers section alone (the web version embeds it)
+    content_span: tuple[int, int]  # where content_html is in html
     unsubscribe_url: str = ""  # also the List-Unsubscribe header's: signed once per email
+
+    @property
+    def content_html(self) -> str:
+        """The papers section alone (the web version embeds it): sliced out when asked for,
+        not joined for every email."""
+        start, end = self.content_span
+        return self.html[start:end]
 
 
 def edition_label(edition_date: date, frequency: str) -> str:
@@ -198,10 +205,24 @@ class _Template:
                 self.parts[i] = f"@@{name}@@"
 
     def fill(self, values: Mapping[str, str]) -> str:
-        out = self.parts[:]
-        for i, name in self.slots:
-            out[i] = values[name]
+        out: list[str] = []
+        self.put(out, values)
         return "".join(out)
+
+    def put(self, out: list[str], values: Mapping[str, str]) -> None:
+        """Append the parts and values to ``out``: an email's blocks and frame are joined
+        once, not block by block and then again in the frame."""
+        start = len(out)
+        out += self.parts
+        for i, name in self.slots:
+            out[start + i] = values[name]
+
+    def slot_of(self, name: str) -> int:
+        """The index in ``parts`` of the one ``name`` slot (the frame's @@papers@@)."""
+        found = [i for i, slot in self.slots if slot == name]
+        if len(found) != 1:
+            raise ValueError(f"expected one @@{name}@@ in the template, found {len(found)}")
+        return found[0]
 
 
 def _marks(*names: str) -> dict[str, str]:
@@ -310,6 +331,8 @@ class RunRenderer:
         # keep_style_tags: the @media (prefers-color-scheme: dark) rules can't be inlined.
         inlined = css_inline.CSSInliner(keep_style_tags=True).inline(document)
         self.html_frame = _Template(inlined, FRAME_MARKS)
+        self.html_papers_at = self.html_frame.slot_of("papers")
+        self.text_papers_at = self.text_frame.slot_of("papers")
         self.html_blocks: dict[str, _Template] = {}
         self.text_blocks: dict[str, _Template] = {}
         self.tops = {arxiv_id: _Top.of(paper) for arxiv_id, paper in papers.items()}
@@ -388,23 +411,25 @@ class RunRenderer:
         self, delivery_id: int, subscriber: Any, picks: Sequence[Mapping[str, Any]]
     ) -> _Filled:
         html_blocks, text_blocks = self.html_blocks, self.text_blocks
-        ids = [pick["arxiv_id"] for pick in picks if pick["arxiv_id"] in html_blocks]
-        reasons = [
-            self._reason(pick.get("reason", ""))
-            for pick in picks
-            if pick["arxiv_id"] in html_blocks
-        ]
         links = self.links
         # Signed tokens are [0-9A-Za-z.:_-]: nothing to escape in HTML.
         token = links.feedback_token(subscriber, delivery_id)
-        html_papers, text_papers = [], []
-        for arxiv_id, reason in zip(ids, reasons, strict=True):
-            html_papers.append(
-                html_blocks[arxiv_id].fill({"reason": reason.html, "feedback_token": token})
-            )
-            text_papers.append(
-                text_blocks[arxiv_id].fill({"reason": reason.text, "feedback_token": token})
-            )
+        ids: list[str] = []
+        reasons: list[_Reason] = []
+        html_papers: list[str] = []
+        text_papers: list[str] = []
+        for pick in picks:
+            arxiv_id = pick["arxiv_id"]
+            html_block = html_blocks.get(arxiv_id)
+            if html_block is None:
+                continue
+            reason = self._reason(pick.get("reason", ""))
+            ids.append(arxiv_id)
+            reasons.append(reason)
+            html_block.put(html_papers, {"reason": reason.html, "feedback_token": token})
+            if text_papers:
+                text_papers.append("\n")
+            text_blocks[arxiv_id].put(text_papers, {"reason": reason.text, "feedback_token": token})
         top = self.tops[ids[0]] if ids else self.no_top
         urls = {
             "web_version_url": links.web_version(subscriber, delivery_id),
@@ -412,26 +437,34 @@ class RunRenderer:
             "unsubscribe_url": links.unsubscribe(subscriber),
         }
         count = str(len(ids))
-        content_html = "".join(html_papers)
         text_values = {
             **urls,
             "count": count,
             "preheader": top.preheader,
             "email": subscriber.email,
-            "papers": "\n".join(text_papers),
+            "papers": "",
         }
         html_values = {
             **_escaped(urls),
             "count": count,
             "preheader": top.preheader_html,
             "email": html.escape(subscriber.email),
-            "papers": content_html,
+            "papers": "",
         }
+        # Each body is one join: the frame's parts with the blocks' parts in @@papers@@.
+        text: list[str] = []
+        self.text_frame.put(text, text_values)
+        text[self.text_papers_at : self.text_papers_at + 1] = text_papers
+        document: list[str] = []
+        self.html_frame.put(document, html_values)
+        at = self.html_papers_at
+        start = sum(map(len, document[:at]))
+        document[at : at + 1] = html_papers
         rendered = RenderedDigest(
             subject=self._subject(ids),
-            text=self.text_frame.fill(text_values),
-            html=self.html_frame.fill(html_values),
-            content_html=content_html,
+            text="".join(text),
+            html="".join(document),
+            content_span=(start, start + sum(map(len, html_papers))),
             unsubscribe_url=urls["unsubscribe_url"],
         )
         return _Filled(rendered, ids, reasons, token, top, text_values, html_values)
