@@ -138,10 +138,10 @@ class _Links:
 
     def url(self, name: str, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
         head, tail = self.patterns[name]
-        return f"{head}{self.token(subscriber, purpose, extra)}{tail}"
+        return f"{head}{tokens.make_token(subscriber, purpose, extra)}{tail}"
 
     def feedback_token(self, subscriber: Any, delivery_id: int) -> str:
-        return self.token(subscriber, Purpose.FEEDBACK, str(delivery_id))
+        return tokens.make_token(subscriber, Purpose.FEEDBACK, str(delivery_id))
 
     def feedback_pattern(self, arxiv_id: str, kind: str, mark: str) -> str:
         """The feedback URL of one paper and kind, with ``mark`` in place of the token."""
@@ -414,6 +414,7 @@ class RunRenderer:
         links = self.links
         # Signed tokens are [0-9A-Za-z.:_-]: nothing to escape in HTML.
         token = links.feedback_token(subscriber, delivery_id)
+        reason_of = self.reasons.get
         ids: list[str] = []
         reasons: list[_Reason] = []
         html_papers: list[str] = []
@@ -423,7 +424,8 @@ class RunRenderer:
             html_block = html_blocks.get(arxiv_id)
             if html_block is None:
                 continue
-            reason = self._reason(pick.get("reason", ""))
+            said = pick.get("reason", "")
+            reason = reason_of(said) or self._reason(said)
             ids.append(arxiv_id)
             reasons.append(reason)
             html_block.put(html_papers, {"reason": reason.html, "feedback_token": token})
