@@ -9,6 +9,10 @@ email, which is two orders of magnitude cheaper than a template render plus an i
 run. The subject ("<top title…> + N more") and a reason's wrapped text line are made once
 per run and value, and looked up per email.
 
+The MIME bodies are prepared the same way (packed.py): the parts as UTF-8 bytes, the
+HTML's already cut into short lines, so message() hands mime.PrebuiltMIME its bodies as
+one join each instead of an encoding and a re-cut of the whole document per email.
+
 Papers are rendered from the run's snapshot (DigestRun.papers) and the delivery's picks,
 so the admin can re-render exactly the email a subscriber got.
 """
@@ -116,9 +120,12 @@ class _Links:
 
     ``reverse()`` costs more than the signing itself; the result is identical to
     tokens.<purpose>_url() (tests check it). An email signs four tokens: one for all
-    its feedback links (the paper and the kind are in the URL path, outside the
-    signature), web version, manage and unsubscribe. Signing is tokens.make_token's own:
-    a hand-rolled HMAC saved under 5 % of an email's CPU (bench/send_twins.py).
+    its feedback and "why this paper?" links (the paper and the kind are in the URL path,
+    outside the signature), web version, manage and unsubscribe. Signing is
+    tokens.make_token's own, Django's TimestampSigner output made from HMAC states keyed
+    once per purpose and SECRET_KEY: through Django's signer (a key derivation and an
+    HMAC object per token) the four were half of an email's render CPU
+    (bench/email_render.py; docs/benchmarks.md, "Email render speed").
     """
 
     PLACEHOLDER = "TOKENPLACEHOLDER"
@@ -132,9 +139,6 @@ class _Links:
                 "digest:web_version",
             )
         }
-
-    def token(self, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
-        return tokens.make_token(subscriber, purpose, extra)
 
     def url(self, name: str, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
         head, tail = self.patterns[name]
