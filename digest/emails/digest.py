@@ -34,7 +34,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from digest.emails.mime import Bodies, DigestEmail, flatten
+from digest.emails.mime import MAX_LINE_BYTES, Bodies, DigestEmail, flatten
 from digest.emails.packed import EDGE, PackedTemplate, pack_html_template, pack_text_template
 from digest.emails.text import cut_at_word, digest_subject, wrap_text
 from subscriptions import tokens
@@ -66,7 +66,9 @@ HTML_BUDGETS = {
     "reason": 400,
     "feedback_token": 120,
 }
-TEXT_BUDGETS = {**HTML_BUDGETS, "preheader": 600, "reason": 300}  # "papers": set per run
+# Text blocks are joined by line breaks and keep their lines within MAX_LINE_BYTES
+# (pack_text_template checks), so @@papers@@, alone on its line, may take that much.
+TEXT_BUDGETS = {**HTML_BUDGETS, "preheader": 600, "reason": 300, "papers": MAX_LINE_BYTES}
 _renderers: dict[tuple[int, int], RunRenderer] = {}
 
 
@@ -343,22 +345,20 @@ class RunRenderer:
         self.no_top = _Top.made("", self.no_pick_subject)
         # Reasons repeat across subscribers (they are worded from a few parts).
         self.reasons: dict[str, _Reason] = {}
-        self.packed_html_blocks: dict[str, PackedTemplate | None] = {}
-        self.packed_text_blocks: dict[str, PackedTemplate | None] = {}
         for arxiv_id, paper in papers.items():
             self._render_paper(arxiv_id, paper)
+        # The MIME bodies' parts (packed.py): the frames now, a paper's blocks when an
+        # email first has it (render() alone, as the admin and bench/build_run.py use it,
+        # never needs them).
         self.packed_html_frame = _packed_frame(
             pack_html_template(
                 self.html_frame.parts, self.html_frame.slots, HTML_BUDGETS, document=True
             )
         )
-        longest_block = max(
-            (block.longest for block in self.packed_text_blocks.values() if block), default=0
-        )
-        text_budgets = {**TEXT_BUDGETS, "papers": longest_block}
         self.packed_text_frame = _packed_frame(
-            pack_text_template(self.text_frame.parts, self.text_frame.slots, text_budgets)
+            pack_text_template(self.text_frame.parts, self.text_frame.slots, TEXT_BUDGETS)
         )
+        self.packed_blocks: dict[str, tuple[PackedTemplate | None, PackedTemplate | None]] = {}
 
     def _render_paper(self, arxiv_id: str, paper: Mapping[str, Any]) -> None:
         # The feedback URLs are fixed but for the email's one token (@@feedback_token@@).
@@ -375,16 +375,21 @@ class RunRenderer:
         }
         block = render_to_string("emails/partials/digest-paper.html", ctx)
         inlined = css_inline.inline_fragment(block, self.css)
-        self.html_blocks[arxiv_id] = html_block = _Template(inlined, PAPER_MARKS)
-        self.packed_html_blocks[arxiv_id] = pack_html_template(
-            html_block.parts, html_block.slots, HTML_BUDGETS, edge=EDGE
-        )
+        self.html_blocks[arxiv_id] = _Template(inlined, PAPER_MARKS)
         # The reason stands alone on its line, filled in already wrapped (_Reason).
         text = wrap_text(render_to_string("emails/partials/digest-paper.txt", ctx))
-        self.text_blocks[arxiv_id] = text_block = _Template(text, PAPER_MARKS)
-        self.packed_text_blocks[arxiv_id] = pack_text_template(
-            text_block.parts, text_block.slots, TEXT_BUDGETS
-        )
+        self.text_blocks[arxiv_id] = _Template(text, PAPER_MARKS)
+
+    def packed_block(self, arxiv_id: str) -> tuple[PackedTemplate | None, PackedTemplate | None]:
+        """A paper's text and HTML blocks packed for the MIME bodies (None: can't be)."""
+        packed = self.packed_blocks.get(arxiv_id)
+        if packed is None:
+            html_block, text_block = self.html_blocks[arxiv_id], self.text_blocks[arxiv_id]
+            packed = self.packed_blocks[arxiv_id] = (
+                pack_text_template(text_block.parts, text_block.slots, TEXT_BUDGETS),
+                pack_html_template(html_block.parts, html_block.slots, HTML_BUDGETS, edge=EDGE),
+            )
+        return packed
 
     def _reason(self, reason: str) -> _Reason:
         made = self.reasons.get(reason)
@@ -486,7 +491,7 @@ class RunRenderer:
                 filled,
                 token,
                 self.packed_text_frame,
-                self.packed_text_blocks,
+                0,
                 filled.top.preheader_bytes,
                 filled.text_values,
                 TEXT_BUDGETS,
@@ -496,7 +501,7 @@ class RunRenderer:
                 filled,
                 token,
                 self.packed_html_frame,
-                self.packed_html_blocks,
+                1,
                 filled.top.preheader_html_bytes,
                 filled.html_values,
                 HTML_BUDGETS,
@@ -509,7 +514,7 @@ class RunRenderer:
         filled: _Filled,
         token: bytes,
         frame: tuple[PackedTemplate, int] | None,
-        blocks: Mapping[str, PackedTemplate | None],
+        which: int,  # 0: text, 1: HTML (packed_block's order)
         preheader: bytes | None,
         values: Mapping[str, str],
         budgets: Mapping[str, int],
@@ -521,7 +526,7 @@ class RunRenderer:
         papers: list[bytes] = []
         separator = [b"\n"] if kind == "text" else []  # text blocks are joined by a newline
         for arxiv_id, reason in zip(filled.ids, filled.reasons, strict=True):
-            block = blocks[arxiv_id]
+            block = self.packed_block(arxiv_id)[which]
             value = reason.text_bytes if kind == "text" else reason.html_bytes
             if block is None or value is None:
                 return None

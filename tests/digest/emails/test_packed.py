@@ -140,8 +140,9 @@ def test_html_parts_that_cannot_be_cut_ahead_are_not_packed():
 
 def test_paper_blocks_keep_their_end_lines_short():
     renderer = _renderer()
-    for block in renderer.packed_html_blocks.values():
-        assert block is not None
+    for arxiv_id in renderer.html_blocks:
+        text, block = renderer.packed_block(arxiv_id)
+        assert text is not None and block is not None
         joined = b"".join(block.parts)
         assert len(joined.partition(b"\n")[0]) <= HTML_LINE_BYTES // 2
         assert len(joined.rpartition(b"\n")[2]) <= HTML_LINE_BYTES // 2
