@@ -9,6 +9,10 @@ email, which is two orders of magnitude cheaper than a template render plus an i
 run. The subject ("<top title…> + N more") and a reason's wrapped text line are made once
 per run and value, and looked up per email.
 
+The MIME bodies are prepared the same way (packed.py): the parts as UTF-8 bytes, the
+HTML's already cut into short lines, so message() hands mime.PrebuiltMIME its bodies as
+one join each instead of an encoding and a re-cut of the whole document per email.
+
 Papers are rendered from the run's snapshot (DigestRun.papers) and the delivery's picks,
 so the admin can re-render exactly the email a subscriber got.
 """
@@ -30,7 +34,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from digest.emails.mime import DigestEmail
+from digest.emails.mime import MAX_LINE_BYTES, Bodies, DigestEmail, flatten
+from digest.emails.packed import EDGE, PackedTemplate, pack_html_template, pack_text_template
 from digest.emails.text import cut_at_word, digest_subject, wrap_text
 from subscriptions import tokens
 from subscriptions.models import Frequency
@@ -48,6 +53,22 @@ THUMB_WIDTH = 582
 THUMB_HEIGHT = 306
 PREHEADER_PAD = range(40)  # &zwnj;&nbsp; pairs: keep the body out of the inbox preview
 _CACHE_SIZE = 8
+# Bytes of room per value on a line of the prepared MIME bodies (packed.py); an email with
+# a longer value (a 600-byte reason, say) is turned into bytes the plain way.
+HTML_BUDGETS = {
+    "count": 12,
+    "preheader": 300,
+    "email": 320,
+    "papers": EDGE,
+    "web_version_url": 300,
+    "manage_url": 300,
+    "unsubscribe_url": 300,
+    "reason": 400,
+    "feedback_token": 120,
+}
+# Text blocks are joined by line breaks and keep their lines within MAX_LINE_BYTES
+# (pack_text_template checks), so @@papers@@, alone on its line, may take that much.
+TEXT_BUDGETS = {**HTML_BUDGETS, "preheader": 600, "reason": 300, "papers": MAX_LINE_BYTES}
 _renderers: dict[tuple[int, int], RunRenderer] = {}
 
 
@@ -56,8 +77,15 @@ class RenderedDigest:
     subject: str
     text: str
     html: str
-    content_html: str  # the papers section alone (the web version embeds it)
+    content_span: tuple[int, int]  # where content_html is in html
     unsubscribe_url: str = ""  # also the List-Unsubscribe header's: signed once per email
+
+    @property
+    def content_html(self) -> str:
+        """The papers section alone (the web version embeds it): sliced out when asked for,
+        not joined for every email."""
+        start, end = self.content_span
+        return self.html[start:end]
 
 
 def edition_label(edition_date: date, frequency: str) -> str:
@@ -94,9 +122,12 @@ class _Links:
 
     ``reverse()`` costs more than the signing itself; the result is identical to
     tokens.<purpose>_url() (tests check it). An email signs four tokens: one for all
-    its feedback links (the paper and the kind are in the URL path, outside the
-    signature), web version, manage and unsubscribe. Signing is tokens.make_token's own:
-    a hand-rolled HMAC saved under 5 % of an email's CPU (bench/send_twins.py).
+    its feedback and "why this paper?" links (the paper and the kind are in the URL path,
+    outside the signature), web version, manage and unsubscribe. Signing is
+    tokens.make_token's own, Django's TimestampSigner output made from HMAC states keyed
+    once per purpose and SECRET_KEY: through Django's signer (a key derivation and an
+    HMAC object per token) the four were half of an email's render CPU
+    (bench/email_render.py; docs/benchmarks.md, "Email render speed").
     """
 
     PLACEHOLDER = "TOKENPLACEHOLDER"
@@ -111,15 +142,12 @@ class _Links:
             )
         }
 
-    def token(self, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
-        return tokens.make_token(subscriber, purpose, extra)
-
     def url(self, name: str, subscriber: Any, purpose: Purpose, extra: str = "") -> str:
         head, tail = self.patterns[name]
-        return f"{head}{self.token(subscriber, purpose, extra)}{tail}"
+        return f"{head}{tokens.make_token(subscriber, purpose, extra)}{tail}"
 
     def feedback_token(self, subscriber: Any, delivery_id: int) -> str:
-        return self.token(subscriber, Purpose.FEEDBACK, str(delivery_id))
+        return tokens.make_token(subscriber, Purpose.FEEDBACK, str(delivery_id))
 
     def feedback_pattern(self, arxiv_id: str, kind: str, mark: str) -> str:
         """The feedback URL of one paper and kind, with ``mark`` in place of the token."""
@@ -183,10 +211,24 @@ class _Template:
                 self.parts[i] = f"@@{name}@@"
 
     def fill(self, values: Mapping[str, str]) -> str:
-        out = self.parts[:]
-        for i, name in self.slots:
-            out[i] = values[name]
+        out: list[str] = []
+        self.put(out, values)
         return "".join(out)
+
+    def put(self, out: list[str], values: Mapping[str, str]) -> None:
+        """Append the parts and values to ``out``: an email's blocks and frame are joined
+        once, not block by block and then again in the frame."""
+        start = len(out)
+        out += self.parts
+        for i, name in self.slots:
+            out[start + i] = values[name]
+
+    def slot_of(self, name: str) -> int:
+        """The index in ``parts`` of the one ``name`` slot (the frame's @@papers@@)."""
+        found = [i for i, slot in self.slots if slot == name]
+        if len(found) != 1:
+            raise ValueError(f"expected one @@{name}@@ in the template, found {len(found)}")
+        return found[0]
 
 
 def _marks(*names: str) -> dict[str, str]:
@@ -200,13 +242,61 @@ class _Top:
     title: str
     preheader: str
     preheader_html: str
+    # For the MIME bodies: None if over budget (see _Reason).
+    preheader_bytes: bytes | None
+    preheader_html_bytes: bytes | None
 
     @classmethod
     def of(cls, paper: Mapping[str, Any]) -> _Top:
         # The subject names the paper; the preheader (the inbox's second line) says what
         # it is about.
         preheader = cut_at_word(paper.get("summary") or paper["title"], PREHEADER_CHARS)
-        return cls(paper["title"], preheader, html.escape(preheader))
+        return cls.made(paper["title"], preheader)
+
+    @classmethod
+    def made(cls, title: str, preheader: str) -> _Top:
+        escaped = html.escape(preheader)
+        return cls(
+            title,
+            preheader,
+            escaped,
+            _text_bytes(preheader, TEXT_BUDGETS["preheader"]),
+            _html_bytes(escaped, HTML_BUDGETS["preheader"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Reason:
+    """A pick's reason as each body shows it: escaped for HTML, wrapped for text, and the
+    same as bytes for the prepared MIME bodies (None if over budget: the plain way)."""
+
+    html: str
+    text: str
+    html_bytes: bytes | None
+    text_bytes: bytes | None
+
+    @classmethod
+    def of(cls, reason: str) -> _Reason:
+        escaped, wrapped = html.escape(reason), wrap_text(f"Why you got it: {reason}")
+        return cls(
+            escaped,
+            wrapped,
+            _html_bytes(escaped, HTML_BUDGETS["reason"]),
+            _text_bytes(wrapped, TEXT_BUDGETS["reason"]),
+        )
+
+
+def _html_bytes(value: str, budget: int) -> bytes | None:
+    """``value`` as it stands in the packed HTML (line breaks as spaces), if within budget."""
+    encoded = flatten(value.encode("utf-8"))
+    return encoded if len(encoded) <= budget else None
+
+
+def _text_bytes(value: str, budget: int) -> bytes | None:
+    """``value`` as UTF-8 if within budget and free of carriage returns (which _body_lines
+    would turn into line feeds)."""
+    encoded = value.encode("utf-8")
+    return encoded if len(encoded) <= budget and b"\r" not in encoded else None
 
 
 def _https_or_empty(url: str | None) -> str:
@@ -247,15 +337,28 @@ class RunRenderer:
         # keep_style_tags: the @media (prefers-color-scheme: dark) rules can't be inlined.
         inlined = css_inline.CSSInliner(keep_style_tags=True).inline(document)
         self.html_frame = _Template(inlined, FRAME_MARKS)
+        self.html_papers_at = self.html_frame.slot_of("papers")
+        self.text_papers_at = self.text_frame.slot_of("papers")
         self.html_blocks: dict[str, _Template] = {}
         self.text_blocks: dict[str, _Template] = {}
         self.tops = {arxiv_id: _Top.of(paper) for arxiv_id, paper in papers.items()}
-        self.no_top = _Top("", self.no_pick_subject, html.escape(self.no_pick_subject))
+        self.no_top = _Top.made("", self.no_pick_subject)
         # Reasons repeat across subscribers (they are worded from a few parts).
-        self.escaped_reasons: dict[str, str] = {}
-        self.wrapped_reasons: dict[str, str] = {}
+        self.reasons: dict[str, _Reason] = {}
         for arxiv_id, paper in papers.items():
             self._render_paper(arxiv_id, paper)
+        # The MIME bodies' parts (packed.py): the frames now, a paper's blocks when an
+        # email first has it (render() alone, as the admin and bench/build_run.py use it,
+        # never needs them).
+        self.packed_html_frame = _packed_frame(
+            pack_html_template(
+                self.html_frame.parts, self.html_frame.slots, HTML_BUDGETS, document=True
+            )
+        )
+        self.packed_text_frame = _packed_frame(
+            pack_text_template(self.text_frame.parts, self.text_frame.slots, TEXT_BUDGETS)
+        )
+        self.packed_blocks: dict[str, tuple[PackedTemplate | None, PackedTemplate | None]] = {}
 
     def _render_paper(self, arxiv_id: str, paper: Mapping[str, Any]) -> None:
         # The feedback URLs are fixed but for the email's one token (@@feedback_token@@).
@@ -273,83 +376,176 @@ class RunRenderer:
         block = render_to_string("emails/partials/digest-paper.html", ctx)
         inlined = css_inline.inline_fragment(block, self.css)
         self.html_blocks[arxiv_id] = _Template(inlined, PAPER_MARKS)
-        # The reason stands alone on its line, filled in already wrapped (_wrap_reason).
+        # The reason stands alone on its line, filled in already wrapped (_Reason).
         text = wrap_text(render_to_string("emails/partials/digest-paper.txt", ctx))
         self.text_blocks[arxiv_id] = _Template(text, PAPER_MARKS)
 
-    def _escape_reason(self, reason: str) -> str:
-        escaped = self.escaped_reasons.get(reason)
-        if escaped is None:
-            if len(self.escaped_reasons) >= 100_000:  # bounded: free-text reasons vary
-                self.escaped_reasons.clear()
-            escaped = self.escaped_reasons[reason] = html.escape(reason)
-        return escaped
+    def packed_block(self, arxiv_id: str) -> tuple[PackedTemplate | None, PackedTemplate | None]:
+        """A paper's text and HTML blocks packed for the MIME bodies (None: can't be)."""
+        packed = self.packed_blocks.get(arxiv_id)
+        if packed is None:
+            html_block, text_block = self.html_blocks[arxiv_id], self.text_blocks[arxiv_id]
+            packed = self.packed_blocks[arxiv_id] = (
+                pack_text_template(text_block.parts, text_block.slots, TEXT_BUDGETS),
+                pack_html_template(html_block.parts, html_block.slots, HTML_BUDGETS, edge=EDGE),
+            )
+        return packed
 
-    def _wrap_reason(self, reason: str) -> str:
-        wrapped = self.wrapped_reasons.get(reason)
-        if wrapped is None:
-            if len(self.wrapped_reasons) >= 100_000:
-                self.wrapped_reasons.clear()
-            wrapped = self.wrapped_reasons[reason] = wrap_text(f"Why you got it: {reason}")
-        return wrapped
+    def _reason(self, reason: str) -> _Reason:
+        made = self.reasons.get(reason)
+        if made is None:
+            if len(self.reasons) >= 100_000:  # bounded: free-text reasons vary
+                self.reasons.clear()
+            made = self.reasons[reason] = _Reason.of(reason)
+        return made
 
-    def _subject(self, picks: Sequence[Mapping[str, Any]]) -> str:
-        if not picks:
+    def _subject(self, ids: Sequence[str]) -> str:
+        if not ids:
             return self.no_pick_subject
-        key = (picks[0]["arxiv_id"], len(picks))
+        key = (ids[0], len(ids))
         subject = self.subjects.get(key)
         if subject is None:
             if len(self.subjects) >= 100_000:
                 self.subjects.clear()
             title = self.tops[key[0]].title
-            subject = self.subjects[key] = digest_subject(title, len(picks) - 1)
+            subject = self.subjects[key] = digest_subject(title, len(ids) - 1)
         return subject
 
     def render(
         self, *, delivery_id: int, subscriber: Any, picks: Sequence[Mapping[str, Any]]
     ) -> RenderedDigest:
+        return self._render(delivery_id, subscriber, picks).rendered
+
+    def _render(
+        self, delivery_id: int, subscriber: Any, picks: Sequence[Mapping[str, Any]]
+    ) -> _Filled:
         html_blocks, text_blocks = self.html_blocks, self.text_blocks
-        picks = [pick for pick in picks if pick["arxiv_id"] in html_blocks]
         links = self.links
         # Signed tokens are [0-9A-Za-z.:_-]: nothing to escape in HTML.
         token = links.feedback_token(subscriber, delivery_id)
-        html_papers, text_papers = [], []
+        reason_of = self.reasons.get
+        ids: list[str] = []
+        reasons: list[_Reason] = []
+        html_papers: list[str] = []
+        text_papers: list[str] = []
         for pick in picks:
             arxiv_id = pick["arxiv_id"]
-            reason = pick.get("reason", "")
-            values = {"reason": self._escape_reason(reason), "feedback_token": token}
-            html_papers.append(html_blocks[arxiv_id].fill(values))
-            values["reason"] = self._wrap_reason(reason)
-            text_papers.append(text_blocks[arxiv_id].fill(values))
-        top = self.tops[picks[0]["arxiv_id"]] if picks else self.no_top
+            html_block = html_blocks.get(arxiv_id)
+            if html_block is None:
+                continue
+            said = pick.get("reason", "")
+            reason = reason_of(said) or self._reason(said)
+            ids.append(arxiv_id)
+            reasons.append(reason)
+            html_block.put(html_papers, {"reason": reason.html, "feedback_token": token})
+            if text_papers:
+                text_papers.append("\n")
+            text_blocks[arxiv_id].put(text_papers, {"reason": reason.text, "feedback_token": token})
+        top = self.tops[ids[0]] if ids else self.no_top
         urls = {
             "web_version_url": links.web_version(subscriber, delivery_id),
             "manage_url": links.manage(subscriber),
             "unsubscribe_url": links.unsubscribe(subscriber),
         }
-        count = str(len(picks))
-        content_html = "".join(html_papers)
+        count = str(len(ids))
         text_values = {
             **urls,
             "count": count,
             "preheader": top.preheader,
             "email": subscriber.email,
-            "papers": "\n".join(text_papers),
+            "papers": "",
         }
         html_values = {
             **_escaped(urls),
             "count": count,
             "preheader": top.preheader_html,
             "email": html.escape(subscriber.email),
-            "papers": content_html,
+            "papers": "",
         }
-        return RenderedDigest(
-            subject=self._subject(picks),
-            text=self.text_frame.fill(text_values),
-            html=self.html_frame.fill(html_values),
-            content_html=content_html,
+        # Each body is one join: the frame's parts with the blocks' parts in @@papers@@.
+        text: list[str] = []
+        self.text_frame.put(text, text_values)
+        text[self.text_papers_at : self.text_papers_at + 1] = text_papers
+        document: list[str] = []
+        self.html_frame.put(document, html_values)
+        at = self.html_papers_at
+        start = sum(map(len, document[:at]))
+        document[at : at + 1] = html_papers
+        rendered = RenderedDigest(
+            subject=self._subject(ids),
+            text="".join(text),
+            html="".join(document),
+            content_span=(start, start + sum(map(len, html_papers))),
             unsubscribe_url=urls["unsubscribe_url"],
         )
+        return _Filled(rendered, ids, reasons, token, top, text_values, html_values)
+
+    def _mime_bodies(self, filled: _Filled) -> tuple[bytes | None, bytes | None]:
+        """The email's bodies in MIME form from the packed parts (mime.Bodies); None for a
+        body that has a value over budget, or parts that could not be packed."""
+        token = filled.token.encode()
+        if len(token) > HTML_BUDGETS["feedback_token"]:
+            return None, None
+        return (
+            self._packed_body(
+                filled,
+                token,
+                self.packed_text_frame,
+                0,
+                filled.top.preheader_bytes,
+                filled.text_values,
+                TEXT_BUDGETS,
+                "text",
+            ),
+            self._packed_body(
+                filled,
+                token,
+                self.packed_html_frame,
+                1,
+                filled.top.preheader_html_bytes,
+                filled.html_values,
+                HTML_BUDGETS,
+                "html",
+            ),
+        )
+
+    def _packed_body(
+        self,
+        filled: _Filled,
+        token: bytes,
+        frame: tuple[PackedTemplate, int] | None,
+        which: int,  # 0: text, 1: HTML (packed_block's order)
+        preheader: bytes | None,
+        values: Mapping[str, str],
+        budgets: Mapping[str, int],
+        kind: str,
+    ) -> bytes | None:
+        if frame is None or preheader is None:
+            return None
+        packed, papers_at = frame
+        papers: list[bytes] = []
+        separator = [b"\n"] if kind == "text" else []  # text blocks are joined by a newline
+        for arxiv_id, reason in zip(filled.ids, filled.reasons, strict=True):
+            block = self.packed_block(arxiv_id)[which]
+            value = reason.text_bytes if kind == "text" else reason.html_bytes
+            if block is None or value is None:
+                return None
+            if papers:
+                papers += separator
+            block.put(papers, {"reason": value, "feedback_token": token})
+        frame_values = {
+            name: values[name].encode("utf-8")
+            for name in ("count", "email", "web_version_url", "manage_url", "unsubscribe_url")
+        }
+        joined = b"".join(frame_values.values())
+        if b"\r" in joined or (kind == "html" and b"\n" in joined):
+            return None
+        if any(len(value) > budgets[name] for name, value in frame_values.items()):
+            return None
+        out: list[bytes] = []
+        packed.put(out, {**frame_values, "preheader": preheader, "papers": b""})
+        out[papers_at : papers_at + 1] = papers
+        return b"".join(out)
 
     def message(
         self,
@@ -360,7 +556,8 @@ class RunRenderer:
         picks: Sequence[Mapping[str, Any]],
         connection: Any = None,
     ) -> EmailMultiAlternatives:
-        rendered = self.render(delivery_id=delivery_id, subscriber=subscriber, picks=picks)
+        filled = self._render(delivery_id, subscriber, picks)
+        rendered = filled.rendered
         unsub = rendered.unsubscribe_url
         headers = {
             "Message-ID": message_id,
@@ -378,6 +575,10 @@ class RunRenderer:
             connection=connection,
         )
         message.attach_alternative(rendered.html, "text/html")
+        # The MIME bytes from the parts packed once per run, made when message() is asked for.
+        message.bodies = Bodies(
+            rendered.text, rendered.html, functools.partial(self._mime_bodies, filled)
+        )
         # anymail: ignored by plain SMTP, sent to the ESP otherwise; webhooks match on it.
         message.tags = ["digest", f"digest-{self.frequency}"]  # type: ignore[attr-defined]
         message.metadata = {  # type: ignore[attr-defined]
@@ -385,6 +586,27 @@ class RunRenderer:
             "delivery_id": str(delivery_id),
         }
         return message
+
+
+@dataclass(frozen=True, slots=True)
+class _Filled:
+    """One email's rendering and what its MIME bodies are made from."""
+
+    rendered: RenderedDigest
+    ids: list[str]
+    reasons: list[_Reason]
+    token: str
+    top: _Top
+    text_values: dict[str, str]
+    html_values: dict[str, str]
+
+
+def _packed_frame(packed: PackedTemplate | None) -> tuple[PackedTemplate, int] | None:
+    """The packed frame and where its one @@papers@@ slot is (None: no packed bodies)."""
+    if packed is None:
+        return None
+    at = [i for i, name in packed.slots if name == "papers"]
+    return (packed, at[0]) if len(at) == 1 else None
 
 
 def _escaped(values: Mapping[str, str]) -> dict[str, str]:
