@@ -337,7 +337,6 @@ SUBSCRIPTIONS_MANAGE_LINK_RATE_PER_EMAIL = env(
 )
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 SUBSCRIPTIONS_TRUSTED_PROXY_COUNT = env_int("SUBSCRIPTIONS_TRUSTED_PROXY_COUNT", default=0)
-RATELIMIT_USE_CACHE = "default"
 
 # Where a newcomer's first run reads its papers from (offline sample, shipped in repo).
 DIGEST_SAMPLE_DIR = BASE_DIR / "digest" / "sample_data"
