@@ -60,6 +60,9 @@ class Day:
         self.categories = PaperNames([c.categories for c in papers], str.casefold)
         self.authors = PaperNames([c.authors for c in papers], author_key)
         self.phrases = PhraseIndex(corpus)
+        # What a signal prepares once per day for all calls (e.g. the paper embeddings'
+        # tables), by the signal's own key; filled on first use.
+        self.prepared: dict[tuple[str, str], object] = {}
 
 
 class PaperNames:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -19,6 +20,7 @@ from scipy import sparse
 from digest.ranking import semantic as ranking_semantic
 from digest.ranking import taste as ranking_taste
 from digest.ranking.conf import setting
+from digest.ranking.corpus import Day
 from digest.ranking.profiles import Chunk, ProfileArrays
 from digest.ranking.reasons import Picked, ReasonPart
 from digest.ranking.text import shorten
@@ -149,15 +151,16 @@ def _phrase_size(profiles: ProfileArrays) -> int:
 def _bind_semantic(profiles: ProfileArrays, weight: float) -> Score | None:
     if not weight or not setting("DIGEST_SEMANTIC", True):
         return None
-    corpus = profiles.day.corpus
-    scorer = ranking_semantic.scorer_for(
-        corpus.docs, corpus.n, profiles.phrase_keys(), profiles.liked
-    )
+    table = _prepared(profiles, "semantic", _paper_table)
+    if table is None:
+        return None
+    phrases, phrase_matrix = profiles.phrase_key_matrix()
+    scorer = ranking_semantic.scorer_from(table, phrases, phrase_matrix, profiles.liked_csr)
     if scorer is None:
         return None
 
     def score(chunk: Chunk) -> np.ndarray:
-        return scorer.scores(chunk.rows).astype(np.float32)
+        return scorer.scores(chunk.rows)
 
     return score
 
@@ -239,9 +242,32 @@ def _bind_taste(profiles: ProfileArrays, weight: float) -> Score | None:
         return None
     if not (profiles.liked != profiles.pad_row).any():
         return None
-    corpus = profiles.day.corpus
-    model = ranking_taste.model_for(corpus.docs, corpus.n, corpus.sim)
+    model = _prepared(profiles, "taste", _taste_model)
     return None if model is None else model.scores
+
+
+def _paper_table(day: Day) -> ranking_semantic.PaperTable | None:
+    return ranking_semantic.paper_table(day.corpus.docs, day.corpus.n)
+
+
+def _taste_model(day: Day) -> ranking_taste.TasteModel | None:
+    return ranking_taste.model_for(day.corpus.docs, day.corpus.n, day.corpus.sim)
+
+
+T = TypeVar("T")
+
+
+def _prepared(profiles: ProfileArrays, name: str, make: Callable[[Day], T | None]) -> T | None:
+    """The day's part of an embedding signal, made once per day and model for every call
+    of a Ranker (the whitening, the papers' dot products), or None without the model."""
+    key = (name, ranking_semantic.model_name())
+    day = profiles.day
+    if key not in day.prepared:
+        made = make(day)
+        if made is None:
+            return None  # not kept: an encoder installed later is used
+        day.prepared[key] = made
+    return day.prepared[key]  # type: ignore[return-value]
 
 
 def _taste_code(picked: Picked, before: Mapping[str, np.ndarray]) -> np.ndarray:
