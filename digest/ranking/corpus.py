@@ -41,6 +41,9 @@ class Corpus:
         sim = (shared_terms @ shared_terms[: self.n].T).toarray().astype(np.float32)
         self.pad_row = len(self.docs)
         self.sim = np.vstack([sim, np.zeros((1, self.n), np.float32)])
+        # The documents' tf-idf over the shared terms (what ``sim`` is made of), for the
+        # taste model's term weights.
+        self.terms = shared_terms.astype(np.float32).tocsr()
         self.popularity = _popularity(unique)
         self.upvotes = np.array([c.upvotes for c in unique], np.int64)
 

@@ -54,6 +54,16 @@ class Signal:
     reason: ReasonPart | None = None
     # A paper with this signal above 0 is always picked (a followed author's paper).
     forces: bool = False
+    # The weight's factor for a reader with a like (weights["with_likes"] at 1, the
+    # default): their own model (taste) says more than the priors that serve everyone.
+    with_likes: float = 1.0
+
+    def weight_for(self, weights: Mapping[str, float], liking: bool) -> float:
+        """This signal's weight (signed) for a reader with a like or without."""
+        weight = self.sign * weights[self.name]
+        if liking:
+            weight *= 1.0 + weights.get("with_likes", 0.0) * (self.with_likes - 1.0)
+        return weight
 
 
 def always(score: Score) -> Bind:
@@ -251,7 +261,8 @@ def _paper_table(day: Day) -> ranking_semantic.PaperTable | None:
 
 
 def _taste_model(day: Day) -> ranking_taste.TasteModel | None:
-    return ranking_taste.model_for(day.corpus.docs, day.corpus.n, day.corpus.sim)
+    corpus = day.corpus
+    return ranking_taste.model_for(corpus.docs, corpus.n, corpus.terms, corpus.sim)
 
 
 T = TypeVar("T")
@@ -339,12 +350,23 @@ SIGNALS: tuple[Signal, ...] = (
         0.25,
         always(_popularity),
         reason=ReasonPart(_trending_code, _trending_word, _n_papers),
+        with_likes=0.4,
     ),
-    Signal("liked", 0.8, always(_liked), reason=ReasonPart(_liked_code, _liked_word, _n_docs)),
+    Signal(
+        "liked",
+        0.8,
+        always(_liked),
+        reason=ReasonPart(_liked_code, _liked_word, _n_docs),
+        with_likes=0.5,
+    ),
     Signal("categories", 0.3, always(_CATEGORIES.score), reason=_CATEGORIES.reason()),
     Signal("authors", 1.0, always(_AUTHORS.score), reason=_AUTHORS.reason(), forces=True),
     Signal(
-        "semantic", 0.25, _bind_semantic, reason=ReasonPart(_semantic_code, _semantic_word, _one)
+        "semantic",
+        0.25,
+        _bind_semantic,
+        reason=ReasonPart(_semantic_code, _semantic_word, _one),
+        with_likes=0.4,
     ),
     Signal("disliked", 0.6, always(_disliked), sign=-1.0),
     Signal("taste", 0.5, _bind_taste, reason=ReasonPart(_taste_code, _taste_word, _one)),
@@ -364,6 +386,8 @@ REASON_ORDER: tuple[str, ...] = (
 DEFAULT_WEIGHTS: dict[str, float] = {
     **{signal.name: signal.weight for signal in SIGNALS},
     "diversity": DIVERSITY,
+    # 1: readers with a like get each signal's with_likes factor; 0: everyone the same.
+    "with_likes": 1.0,
 }
 
 
