@@ -100,7 +100,10 @@ def test_readers_without_likes_rank_as_before_the_taste_model(
     assert rows  # the recorded cases have such readers
     # Ranked with readers who have likes (so the taste signal is on in the call).
     profiles = [_profile(row) for row in spec["profiles"]]
-    with_taste = Ranker(papers[:34], reference=papers[34:], weights={**weights, "taste": 2.0})
+    # And with the weights of readers with likes on: they are those readers' own.
+    with_taste = Ranker(
+        papers[:34], reference=papers[34:], weights={**weights, "taste": 2.0, "with_likes": 1.0}
+    )
     got = with_taste.rank(profiles)
     for i, _ in rows:
         expected = spec["expected"][i]
