@@ -103,9 +103,7 @@ class ProfileArrays:
         with no Python loop per profile."""
         keys = sorted(set(self.key_of.values()) - {""})
         col = {key: j for j, key in enumerate(keys)}
-        of_spelling = np.array(
-            [col.get(self.key_of[p], -1) for p in self._spelling_text], np.int64
-        )
+        of_spelling = np.array([col.get(self.key_of[p], -1) for p in self._spelling_text], np.int64)
         by_spelling = self._by_spelling
         rows = np.repeat(np.arange(by_spelling.shape[0]), np.diff(by_spelling.indptr))
         cols = of_spelling[by_spelling.indices]

@@ -204,7 +204,10 @@ def paper_table(docs: Sequence[Candidate], n_candidates: int) -> PaperTable | No
 
 
 def scorer_from(
-    day: PaperTable, phrases: Sequence[str], phrase_matrix: sparse.csr_matrix, liked: sparse.csr_matrix
+    day: PaperTable,
+    phrases: Sequence[str],
+    phrase_matrix: sparse.csr_matrix,
+    liked: sparse.csr_matrix,
 ) -> SemanticScorer | None:
     """The scorer of one call: ``phrases`` the distinct normalised phrases of the call,
     ``phrase_matrix`` (readers x phrases) and ``liked`` (readers x documents) 0/1."""
