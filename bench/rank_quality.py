@@ -60,7 +60,7 @@ LIKED_ONLY_TEST_SEEDS = range(100, 120)
 # Every signal of the table off (the MMR's diversity is not a signal).
 OFF = {name: 0.0 for name in DEFAULT_WEIGHTS if name != "diversity"}
 # The ranker before issue #16: no embedding signal, no taste model.
-LEXICAL = {**DEFAULT_WEIGHTS, "semantic": 0.0, "taste": 0.0}
+LEXICAL = {**DEFAULT_WEIGHTS, "semantic": 0.0, "taste": 0.0, "with_likes": 0.0}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ MODES = {
 # "today": the ranker before issue #16 (no embedding signal, no taste model).
 RANKERS: dict[str, dict[str, float] | None] = {
     "default": None,
-    "today": {"semantic": 0.0, "taste": 0.0},
+    "today": {"semantic": 0.0, "taste": 0.0, "with_likes": 0.0},
 }
 
 CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "stat.ML", "cs.IR", "cs.SD", "eess.AS"]

@@ -244,6 +244,7 @@ DIGEST_RANKING_WEIGHT_NAMES = [
     "disliked",
     "taste",  # each reader's model learned from likes and dislikes (with DIGEST_SEMANTIC)
     "diversity",  # MMR: similarity to a paper already picked costs this share of its score
+    "with_likes",  # 1: readers with a like get their own weights (Signal.with_likes); 0: not
 ]
 DIGEST_RANKING_WEIGHTS = {
     name: env_float(variable, default=0.0)

@@ -41,6 +41,9 @@ class Corpus:
         sim = (shared_terms @ shared_terms[: self.n].T).toarray().astype(np.float32)
         self.pad_row = len(self.docs)
         self.sim = np.vstack([sim, np.zeros((1, self.n), np.float32)])
+        # The documents' tf-idf over the shared terms (what ``sim`` is made of), for the
+        # taste model's term weights.
+        self.terms = shared_terms.astype(np.float32).tocsr()
         self.popularity = _popularity(unique)
         self.upvotes = np.array([c.upvotes for c in unique], np.int64)
 
@@ -60,6 +63,9 @@ class Day:
         self.categories = PaperNames([c.categories for c in papers], str.casefold)
         self.authors = PaperNames([c.authors for c in papers], author_key)
         self.phrases = PhraseIndex(corpus)
+        # What a signal prepares once per day for all calls (e.g. the paper embeddings'
+        # tables), by the signal's own key; filled on first use.
+        self.prepared: dict[tuple[str, str], object] = {}
 
 
 class PaperNames:

@@ -86,7 +86,8 @@ def explain(
     bound = _bind(arrays, resolved)
     signals = {name: fn(chunk) for name, fn in bound.items()}
     table = [s for s in SIGNALS if s.name in bound]
-    total = blend(table, signals, resolved, (1, day.corpus.n))[0, column]
+    liking = (chunk.liked != arrays.pad_row).any(axis=1)
+    total = blend(table, signals, resolved, (1, day.corpus.n), liking)[0, column]
     picked = Picked(chunk, np.zeros(1, np.int64), np.array([column]), signals)
     said, reason = _words(table, arrays, picked)
     paper = day.corpus.docs[column]
@@ -96,7 +97,7 @@ def explain(
         total=float(total),
         reason=reason,
         contributions=tuple(
-            _contribution(s.name, s.sign, s.forces, resolved, signals, column, said)
+            _contribution(s, s.weight_for(resolved, bool(liking[0])), signals, column, said)
             for s in SIGNALS
         ),
         matched_phrases=_phrases(chunk, column),
@@ -148,16 +149,16 @@ def _words(
 
 
 def _contribution(
-    name: str,
-    sign: float,
-    forces: bool,
-    weights: Mapping[str, float],
+    signal: Signal,
+    signed_weight: float,
     signals: Mapping[str, np.ndarray],
     column: int,
     said: Mapping[str, str],
 ) -> Contribution:
+    """``signed_weight``: the signal's weight for this reader, with its sign."""
+    name, sign, forces = signal.name, signal.sign, signal.forces
     values = signals.get(name)
-    weight = float(weights[name])
+    weight = float(signed_weight) * sign
     if values is None:
         return Contribution(name, weight, sign, 0.0, 0.0, False, "", forces)
     score = float(values[column] if values.ndim == 1 else values[0, column])

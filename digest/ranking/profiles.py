@@ -39,6 +39,7 @@ class ProfileArrays:
         liked = Ragged(field("liked"), corpus.row, corpus.pad_row)
         disliked = Ragged(field("disliked"), corpus.row, corpus.pad_row)
         self.liked = liked.padded(corpus.pad_row)
+        self.liked_csr = liked.csr
         self.disliked = disliked.padded(corpus.pad_row)
         categories = day.categories.asked(field("categories"))
         self.category_matrix = categories.csr
@@ -89,10 +90,30 @@ class ProfileArrays:
         self.interests = interests
         self.has_interests = np.fromiter(map(bool, interests), bool, count=len(interests))
         self.key_of = key_of
+        self._by_spelling = by_spelling
+        self._spelling_text = raw
 
     def phrase_keys(self) -> list[tuple[str, ...]]:
         """Each profile's normalised phrases (for the semantic signal)."""
         return [tuple(dict.fromkeys(self.key_of[x] for x in ints)) for ints in self.interests]
+
+    def phrase_key_matrix(self) -> tuple[list[str], sparse.csr_matrix]:
+        """The call's distinct normalised phrases (sorted, found on a paper or not) and
+        each profile's as a (profiles x phrases) 0/1 matrix: phrase_keys() as arrays,
+        with no Python loop per profile."""
+        keys = sorted(set(self.key_of.values()) - {""})
+        col = {key: j for j, key in enumerate(keys)}
+        of_spelling = np.array([col.get(self.key_of[p], -1) for p in self._spelling_text], np.int64)
+        by_spelling = self._by_spelling
+        rows = np.repeat(np.arange(by_spelling.shape[0]), np.diff(by_spelling.indptr))
+        cols = of_spelling[by_spelling.indices]
+        keep = cols >= 0
+        data = np.ones(int(keep.sum()), np.float32)
+        shape = (by_spelling.shape[0], len(keys))
+        matrix = sparse.csr_matrix((data, (rows[keep], cols[keep])), shape=shape)
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0  # two spellings of one phrase count once
+        return keys, matrix
 
     def chunks(self) -> list[np.ndarray]:
         # Profiles with the same k and about as many liked papers are scored together, so

@@ -86,13 +86,21 @@ def blend(
     signals: Mapping[str, np.ndarray],
     weights: Mapping[str, float],
     shape: tuple[int, int],
+    liking: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The weighted sum of the signals over the table (absent signals and 0 weights skipped)."""
+    """The weighted sum of the signals over the table (absent signals and 0 weights
+    skipped). ``liking``: the rows of readers with a like, whose weights are their own
+    (Signal.with_likes); the other rows' sums are bit for bit those of one weight."""
     base = np.zeros(shape, np.float32)
+    some = liking is not None and bool(liking.any())
     for signal in table:
-        weight = weights[signal.name]
-        if signal.name in signals and weight:
-            base += signals[signal.name] * np.float32(signal.sign * weight)
+        if signal.name not in signals or not weights[signal.name]:
+            continue
+        weight: np.ndarray | np.float32 = np.float32(signal.weight_for(weights, False))
+        if some and signal.weight_for(weights, True) != weight:
+            liked_weight = np.float32(signal.weight_for(weights, True))
+            weight = np.where(liking, liked_weight, weight).astype(np.float32)[:, None]  # type: ignore[arg-type]
+        base += signals[signal.name] * weight
     return base
 
 
@@ -106,7 +114,8 @@ def _rank(day: Day, profiles: Sequence[Profile], weights: Mapping[str, float]) -
     def score(rows: np.ndarray) -> tuple[np.ndarray, ...]:
         chunk = Chunk(arrays, rows)
         signals = {name: fn(chunk) for name, fn in scores.items()}
-        base = blend(table, signals, weights, (len(rows), day.corpus.n))
+        liking = (chunk.liked != arrays.pad_row).any(axis=1)
+        base = blend(table, signals, weights, (len(rows), day.corpus.n), liking)
         forced = np.zeros(base.shape, bool)
         for name in forcing:
             forced |= signals[name] > 0

@@ -147,18 +147,26 @@ def _warn_once(message: str) -> None:
 
 
 class SemanticScorer:
-    """Cosine of each profile's embedding (its phrases plus liked papers) to each paper."""
+    """Cosine of each profile's embedding (the sum of its phrases' and liked papers'
+    vectors) to each paper.
 
-    def __init__(self, profile_mix: sparse.csr_matrix, vectors: np.ndarray, papers: np.ndarray):
+    Computed as two sparse products over the profiles' mix (readers x vectors, 0/1):
+    with the vectors (for each profile's norm) and with the table of every vector's
+    dot product with every paper (vectors x papers, made once per day for the papers
+    and once per call for the phrases). That is ~20 multiply-adds of a row of papers
+    per reader instead of a (readers x 256) @ (256 x papers) product per chunk.
+    """
+
+    def __init__(self, profile_mix: sparse.csr_matrix, vectors: np.ndarray, table: np.ndarray):
         self.profile_mix = profile_mix
         self.vectors = vectors
-        self.papers = papers
+        self.table = table
 
     def cosines(self, rows: np.ndarray) -> np.ndarray:
-        profile = np.asarray(self.profile_mix[rows] @ self.vectors, np.float32)
-        norms = np.linalg.norm(profile, axis=1, keepdims=True)
-        profile /= np.where(norms > 0, norms, 1.0)
-        cosines: np.ndarray = profile @ self.papers.T
+        mix = self.profile_mix[rows]
+        norms = np.linalg.norm(np.asarray(mix @ self.vectors, np.float32), axis=1)
+        cosines: np.ndarray = np.asarray(mix @ self.table, np.float32)
+        cosines /= np.where(norms > 0, norms, 1.0)[:, None]
         return cosines
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
@@ -167,7 +175,53 @@ class SemanticScorer:
 
 def scaled(cosine: np.ndarray) -> np.ndarray:
     floor, full = SCALES.get(model_name(), (SEM_FLOOR, SEM_FULL))
-    return np.clip((cosine - floor) / (full - floor), 0.0, 1.0)
+    cosine -= np.float32(floor)
+    cosine *= np.float32(1.0 / (full - floor))
+    clipped: np.ndarray = np.clip(cosine, 0.0, 1.0, out=cosine)
+    return clipped
+
+
+class PaperTable:
+    """The day's part of the semantic scorer: every document's vector (a zero row for
+    the pad) and its dot products with today's papers. Made once per day and model."""
+
+    def __init__(self, docs: Sequence[Candidate], n_candidates: int, vectors: np.ndarray):
+        self.n_docs = len(docs)
+        dim = vectors.shape[1]
+        self.papers = vectors[:n_candidates]
+        self.vectors = np.vstack([vectors, np.zeros((1, dim), np.float32)])
+        self.table = self.vectors @ self.papers.T
+
+
+def paper_table(docs: Sequence[Candidate], n_candidates: int) -> PaperTable | None:
+    """The day's PaperTable, or None when a paper is not embedded and no encoder loads."""
+    vectors = paper_vectors(docs)
+    if vectors is None:
+        return None
+    if vectors.shape[0] == 0:
+        vectors = np.zeros((0, 1), np.float32)
+    return PaperTable(docs, n_candidates, vectors)
+
+
+def scorer_from(
+    day: PaperTable,
+    phrases: Sequence[str],
+    phrase_matrix: sparse.csr_matrix,
+    liked: sparse.csr_matrix,
+) -> SemanticScorer | None:
+    """The scorer of one call: ``phrases`` the distinct normalised phrases of the call,
+    ``phrase_matrix`` (readers x phrases) and ``liked`` (readers x documents) 0/1."""
+    embedded = _encode_cached([f"phrase:{p}" for p in phrases], list(phrases))
+    if embedded is None:
+        return None
+    if not phrases:
+        embedded = np.zeros((0, day.vectors.shape[1]), np.float32)
+    vectors = np.vstack([day.vectors, embedded])
+    table = np.vstack([day.table, embedded @ day.papers.T])
+    pad = sparse.csr_matrix((liked.shape[0], 1), dtype=np.float32)
+    mix = sparse.hstack([liked, pad, phrase_matrix], format="csr", dtype=np.float32)
+    mix.sum_duplicates()
+    return SemanticScorer(mix, vectors, table)
 
 
 def scorer_for(
@@ -176,35 +230,25 @@ def scorer_for(
     phrase_keys: Sequence[Sequence[str]],
     liked_rows: np.ndarray,
 ) -> SemanticScorer | None:
-    """A scorer for these profiles, or None when an embedding is missing and no encoder
-    is available.
-
-    ``liked_rows`` is padded with ``len(docs)``, which maps to a zero vector here.
-    """
-    phrases = sorted({k for keys in phrase_keys for k in keys if k})
-    keys = [d.arxiv_id for d in docs] + [f"phrase:{p}" for p in phrases]
-    embedded = _encode_cached(keys, [paper_text(d) for d in docs] + phrases)
-    if embedded is None:
+    """A scorer for these profiles (each one's phrase keys, and liked document rows
+    padded with ``len(docs)``), or None when an embedding is missing and no encoder is
+    available. The ranker builds the same from its arrays (signals.py)."""
+    day = paper_table(docs, n_candidates)
+    if day is None:
         return None
-    doc_vectors, phrase_vectors = embedded[: len(docs)], embedded[len(docs) :]
-    dim = embedded.shape[1]
-    vectors = np.vstack([doc_vectors, np.zeros((1, dim), np.float32), phrase_vectors])
-    col = {p: len(docs) + 1 + i for i, p in enumerate(phrases)}
-    mix = _profile_mix(phrase_keys, liked_rows, col, vectors.shape[0])
-    return SemanticScorer(mix, vectors, doc_vectors[:n_candidates])
+    phrases = sorted({k for keys in phrase_keys for k in keys if k})
+    col = {p: i for i, p in enumerate(phrases)}
+    by_reader = [sorted({col[k] for k in keys if k}) for keys in phrase_keys]
+    phrase_matrix = _zero_one(by_reader, len(phrases))
+    liked = _zero_one([sorted(set(r) - {len(docs)}) for r in liked_rows.tolist()], len(docs))
+    return scorer_from(day, phrases, phrase_matrix, liked)
 
 
-def _profile_mix(
-    phrase_keys: Sequence[Sequence[str]], liked_rows: np.ndarray, col: dict[str, int], width: int
-) -> sparse.csr_matrix:
-    rows: list[int] = []
-    cols: list[int] = []
-    for s, keys in enumerate(phrase_keys):
-        picked = [col[k] for k in set(keys) if k] + liked_rows[s].tolist()
-        rows += [s] * len(picked)
-        cols += picked
-    data = np.ones(len(rows), np.float32)
-    return sparse.csr_matrix((data, (rows, cols)), shape=(len(phrase_keys), width))
+def _zero_one(columns: Sequence[Sequence[int]], width: int) -> sparse.csr_matrix:
+    indptr = np.cumsum([0, *map(len, columns)])
+    indices = np.fromiter((c for cols in columns for c in cols), np.int64, count=int(indptr[-1]))
+    data = np.ones(len(indices), np.float32)
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(columns), width))
 
 
 def paper_text(paper: Candidate) -> str:

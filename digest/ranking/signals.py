@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -19,6 +20,7 @@ from scipy import sparse
 from digest.ranking import semantic as ranking_semantic
 from digest.ranking import taste as ranking_taste
 from digest.ranking.conf import setting
+from digest.ranking.corpus import Day
 from digest.ranking.profiles import Chunk, ProfileArrays
 from digest.ranking.reasons import Picked, ReasonPart
 from digest.ranking.text import shorten
@@ -52,6 +54,16 @@ class Signal:
     reason: ReasonPart | None = None
     # A paper with this signal above 0 is always picked (a followed author's paper).
     forces: bool = False
+    # The weight's factor for a reader with a like (weights["with_likes"] at 1, the
+    # default): their own model (taste) says more than the priors that serve everyone.
+    with_likes: float = 1.0
+
+    def weight_for(self, weights: Mapping[str, float], liking: bool) -> float:
+        """This signal's weight (signed) for a reader with a like or without."""
+        weight = self.sign * weights[self.name]
+        if liking:
+            weight *= 1.0 + weights.get("with_likes", 0.0) * (self.with_likes - 1.0)
+        return weight
 
 
 def always(score: Score) -> Bind:
@@ -149,15 +161,16 @@ def _phrase_size(profiles: ProfileArrays) -> int:
 def _bind_semantic(profiles: ProfileArrays, weight: float) -> Score | None:
     if not weight or not setting("DIGEST_SEMANTIC", True):
         return None
-    corpus = profiles.day.corpus
-    scorer = ranking_semantic.scorer_for(
-        corpus.docs, corpus.n, profiles.phrase_keys(), profiles.liked
-    )
+    table = _prepared(profiles, "semantic", _paper_table)
+    if table is None:
+        return None
+    phrases, phrase_matrix = profiles.phrase_key_matrix()
+    scorer = ranking_semantic.scorer_from(table, phrases, phrase_matrix, profiles.liked_csr)
     if scorer is None:
         return None
 
     def score(chunk: Chunk) -> np.ndarray:
-        return scorer.scores(chunk.rows).astype(np.float32)
+        return scorer.scores(chunk.rows)
 
     return score
 
@@ -239,9 +252,33 @@ def _bind_taste(profiles: ProfileArrays, weight: float) -> Score | None:
         return None
     if not (profiles.liked != profiles.pad_row).any():
         return None
-    corpus = profiles.day.corpus
-    model = ranking_taste.model_for(corpus.docs, corpus.n, corpus.sim)
+    model = _prepared(profiles, "taste", _taste_model)
     return None if model is None else model.scores
+
+
+def _paper_table(day: Day) -> ranking_semantic.PaperTable | None:
+    return ranking_semantic.paper_table(day.corpus.docs, day.corpus.n)
+
+
+def _taste_model(day: Day) -> ranking_taste.TasteModel | None:
+    corpus = day.corpus
+    return ranking_taste.model_for(corpus.docs, corpus.n, corpus.terms, corpus.sim)
+
+
+T = TypeVar("T")
+
+
+def _prepared(profiles: ProfileArrays, name: str, make: Callable[[Day], T | None]) -> T | None:
+    """The day's part of an embedding signal, made once per day and model for every call
+    of a Ranker (the whitening, the papers' dot products), or None without the model."""
+    key = (name, ranking_semantic.model_name())
+    day = profiles.day
+    if key not in day.prepared:
+        made = make(day)
+        if made is None:
+            return None  # not kept: an encoder installed later is used
+        day.prepared[key] = made
+    return day.prepared[key]  # type: ignore[return-value]
 
 
 def _taste_code(picked: Picked, before: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -313,12 +350,23 @@ SIGNALS: tuple[Signal, ...] = (
         0.25,
         always(_popularity),
         reason=ReasonPart(_trending_code, _trending_word, _n_papers),
+        with_likes=0.4,
     ),
-    Signal("liked", 0.8, always(_liked), reason=ReasonPart(_liked_code, _liked_word, _n_docs)),
+    Signal(
+        "liked",
+        0.8,
+        always(_liked),
+        reason=ReasonPart(_liked_code, _liked_word, _n_docs),
+        with_likes=0.5,
+    ),
     Signal("categories", 0.3, always(_CATEGORIES.score), reason=_CATEGORIES.reason()),
     Signal("authors", 1.0, always(_AUTHORS.score), reason=_AUTHORS.reason(), forces=True),
     Signal(
-        "semantic", 0.25, _bind_semantic, reason=ReasonPart(_semantic_code, _semantic_word, _one)
+        "semantic",
+        0.25,
+        _bind_semantic,
+        reason=ReasonPart(_semantic_code, _semantic_word, _one),
+        with_likes=0.4,
     ),
     Signal("disliked", 0.6, always(_disliked), sign=-1.0),
     Signal("taste", 0.5, _bind_taste, reason=ReasonPart(_taste_code, _taste_word, _one)),
@@ -338,6 +386,8 @@ REASON_ORDER: tuple[str, ...] = (
 DEFAULT_WEIGHTS: dict[str, float] = {
     **{signal.name: signal.weight for signal in SIGNALS},
     "diversity": DIVERSITY,
+    # 1: readers with a like get each signal's with_likes factor; 0: everyone the same.
+    "with_likes": 1.0,
 }
 
 

@@ -147,3 +147,16 @@ def test_a_followed_authors_paper_says_it_is_always_picked(day):
 def test_a_paper_that_is_not_a_candidate_has_no_explanation(day):
     assert explain(day, reader(), "2607.99999") is None
     assert explain([], reader(), "2607.00001") is None
+
+
+def test_a_reader_with_a_like_is_shown_the_weights_of_readers_with_likes(day):
+    liking = explain(day, reader(liked=("2607.00001",)), "2607.00004")
+    other = explain(day, reader(), "2607.00004")
+
+    def weight(why, name):
+        return next(c.weight for c in why.contributions if c.name == name)
+
+    assert weight(other, "popularity") == DEFAULT_WEIGHTS["popularity"]
+    assert weight(liking, "popularity") == pytest.approx(DEFAULT_WEIGHTS["popularity"] * 0.4)
+    assert weight(liking, "liked") == pytest.approx(DEFAULT_WEIGHTS["liked"] * 0.5)
+    assert weight(liking, "keywords") == weight(other, "keywords")

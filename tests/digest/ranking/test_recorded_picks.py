@@ -45,8 +45,9 @@ def _profile(row: dict[str, Any]) -> Profile:
     return Profile(key=row["key"], k=row["k"], exclude=frozenset(row["exclude"]), **fields)
 
 
-# The cases were recorded before issue #16 (no taste signal, semantic weight 0.5).
-WEIGHTS_OF_THEN = {"semantic": 0.5, "taste": 0.0}
+# The cases were recorded before issue #16 (no taste signal, semantic weight 0.5, the
+# same weights for every reader).
+WEIGHTS_OF_THEN = {"semantic": 0.5, "taste": 0.0, "with_likes": 0.0}
 
 
 @pytest.mark.parametrize("case", ["lexical", "semantic", "custom_weights"])
@@ -99,7 +100,10 @@ def test_readers_without_likes_rank_as_before_the_taste_model(
     assert rows  # the recorded cases have such readers
     # Ranked with readers who have likes (so the taste signal is on in the call).
     profiles = [_profile(row) for row in spec["profiles"]]
-    with_taste = Ranker(papers[:34], reference=papers[34:], weights={**weights, "taste": 2.0})
+    # And with the weights of readers with likes on: they are those readers' own.
+    with_taste = Ranker(
+        papers[:34], reference=papers[34:], weights={**weights, "taste": 2.0, "with_likes": 1.0}
+    )
     got = with_taste.rank(profiles)
     for i, _ in rows:
         expected = spec["expected"][i]

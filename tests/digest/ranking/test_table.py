@@ -85,7 +85,9 @@ def test_it_names_every_reason_part_once():
 
 
 def test_it_keeps_one_definition_of_the_weights():
-    assert {**{s.name: s.weight for s in SIGNALS}, "diversity": 0.5} == DEFAULT_WEIGHTS
+    assert {**{s.name: s.weight for s in SIGNALS}, "diversity": 0.5, "with_likes": 1.0} == (
+        DEFAULT_WEIGHTS
+    )
     assert list(DEFAULT_WEIGHTS) == base_settings.DIGEST_RANKING_WEIGHT_NAMES
 
 

@@ -144,3 +144,33 @@ def test_it_is_off_without_an_encoder(settings, monkeypatch, caplog):
     monkeypatch.setattr(ranking_semantic, "_load_wordllama", lambda: None)
     profile = Profile(key=1, liked=("car0",), k=3)
     assert rank_for_all(DAY, [profile]) == rank_for_all(DAY, [profile], weights={"taste": 0.0})
+
+
+def test_the_terms_the_liked_papers_share_weigh_far_more_than_one_papers():
+    # Both liked papers are about glaciers; only one of each mentions oceans or volcanoes.
+    liked = [
+        paper("a", "Glacier melt", "Glacier melt, ocean currents and ocean salinity."),
+        paper("b", "Glacier flow", "Glacier flow near a volcano."),
+    ]
+    shared = paper("c", "Glacier survey", "A glacier survey from the air.")
+    single = paper("d", "Ocean currents", "Ocean currents and ocean salinity, and the air.")
+    profile = Profile(key=1, liked=("a", "b"), k=2)
+    (picks,) = rank_for_all([shared, single], [profile], reference=liked, weights=ONLY_TASTE)
+    scores = {p.arxiv_id: p.score for p in picks}
+    assert scores["c"] > 0.2 and scores["d"] == 0.0
+    # The plain centroid of the liked papers (the ``liked`` signal) does not tell them apart.
+    only_liked = {**ONLY_TASTE, "taste": 0.0, "liked": 1.0}
+    (plain,) = rank_for_all([shared, single], [profile], reference=liked, weights=only_liked)
+    centroid = {p.arxiv_id: p.score for p in plain}
+    assert centroid["d"] >= centroid["c"]
+
+
+def test_readers_with_likes_get_their_own_weights_and_the_others_keep_theirs(day):
+    lonely = Profile(key=1, interests=("retrieval",), k=3)
+    liker = Profile(key=2, interests=("retrieval",), liked=("2607.00002",), k=3)
+    ranker = Ranker(day)
+    same = Ranker(day, weights={"with_likes": 0.0})
+    assert ranker.rank([lonely, liker])[0] == same.rank([lonely])[0]
+    got = {p.arxiv_id: p.score for p in ranker.rank([liker])[0]}
+    before = {p.arxiv_id: p.score for p in same.rank([liker])[0]}
+    assert got != before
