@@ -206,7 +206,10 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def _wait(key: str, target: int, timeout: float = 900) -> float:
+TIMEOUT = 3600.0  # a busy shared machine: a 1M run took over 900 s at load 6-8
+
+
+def _wait(key: str, target: int, timeout: float = TIMEOUT) -> float:
     redis = _redis()
     started = time.perf_counter()
     while int(redis.get(key) or 0) < target:
