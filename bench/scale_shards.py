@@ -206,7 +206,10 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def _wait(key: str, target: int, timeout: float = 900) -> float:
+TIMEOUT = 3600.0  # a busy shared machine: a 1M run took over 900 s at load 6-8
+
+
+def _wait(key: str, target: int, timeout: float = TIMEOUT) -> float:
     redis = _redis()
     started = time.perf_counter()
     while int(redis.get(key) or 0) < target:
@@ -227,6 +230,7 @@ def measure(rank_passes: int) -> dict[str, float]:
         cursor.execute("TRUNCATE digest_delivery, digest_digestrun RESTART IDENTITY CASCADE")
     redis = _redis()
     redis.delete(COUNTER, RANKED)
+    _empty_broker()
     worker = Worker()
     try:
         cpu_before = worker.cpu_seconds()
@@ -269,6 +273,18 @@ def measure(rank_passes: int) -> dict[str, float]:
         return result
     finally:
         worker.stop()
+
+
+def _empty_broker() -> None:
+    """Drop the tasks an interrupted run left (queued, or taken but not acknowledged):
+    shard ids start again at 1, so they would plan and count this run's shards."""
+    import redis
+
+    from config.celery_app import app
+
+    app.control.purge()
+    broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    broker.delete("unacked", "unacked_index")  # kombu's Redis transport's keys
 
 
 def _ranker_blob(run_id: int) -> bytes:

@@ -124,3 +124,30 @@ def test_a_reader_another_planner_won_meanwhile_is_skipped_not_an_error(
     build._insert_deliveries(run, [(won.pk, mine), (new.pk, mine)])
     picks = dict(Delivery.objects.values_list("subscriber_id", "picks"))
     assert picks == {won.pk: [{"arxiv_id": "theirs"}], new.pk: json.loads(mine)}
+
+
+def test_the_picks_json_is_what_json_dumps_writes_for_each_rounded_score(papers, day):
+    candidates = [candidate_from_paper(p, today=day) for p in papers]
+    profiles = profiles_for_subscribers(
+        [Subscriber(pk=i, interests="diffusion, video", digest_size=5) for i in (1, 2, 3)]
+    )
+    columns = Ranker(candidates).rank_columns(profiles)
+    # Equal scores share one text; -0.0 is written as the 0.0 it equals.
+    columns.score[:] = [
+        (-0.0, 0.123449, 0.12345, 1 / 3, 2.0)[i % 5] for i in range(len(columns.score))
+    ]
+    rows = build._PicksJson(candidates).rows([1, 2, 3], columns)
+    assert [key for key, _ in rows] == [1, 2, 3]
+    for key, text in rows:
+        got = json.loads(text)
+        start, end = columns.offsets[key - 1], columns.offsets[key]
+        expected = [
+            {
+                "arxiv_id": candidates[columns.paper[i]].arxiv_id,
+                "score": round(float(columns.score[i]), 4) + 0.0,
+                "reason": columns.reason_texts[columns.reason[i]],
+            }
+            for i in range(start, end)
+        ]
+        assert got == expected
+        assert text == json.dumps(expected, separators=(",", ":"))

@@ -329,3 +329,29 @@ def test_a_shard_renders_from_rows_exactly_what_the_readers_get(
         expected = delivery_render(delivery=Delivery.objects.get(pk=delivery_id))
         got = renderer.render(delivery_id=delivery_id, subscriber=reader, picks=picks)
         assert got == expected
+
+
+def test_the_readers_due_on_a_day_are_those_scheduling_says(subscriber_factory, day):
+    from digest.editions import scheduling
+    from subscriptions.models import Subscriber
+
+    other_weekday = (day.weekday() + 1) % 7
+    for paused in (None, day - timedelta(days=1), day, day + timedelta(days=1)):
+        subscriber_factory(paused_until=paused)
+        subscriber_factory(paused_until=paused, frequency="weekly", weekday=day.weekday())
+        subscriber_factory(paused_until=paused, frequency="weekly", weekday=other_weekday)
+    subscriber_factory(status=Subscriber.Status.PENDING)
+    subscriber_factory(status=Subscriber.Status.UNSUBSCRIBED)
+    subscriber_factory(deleted_at=timezone.now())
+    readers = list(Subscriber.objects.order_by("pk"))
+    for frequency in ("daily", "weekly"):
+        expected = [
+            r.pk
+            for r in readers
+            if r.status == Subscriber.Status.ACTIVE
+            and r.deleted_at is None
+            and r.frequency == frequency
+            and scheduling.is_due_on(r, day)
+        ]
+        assert editions.due_on_ids(day=day, frequency=frequency) == expected
+        assert len(expected) == 2
