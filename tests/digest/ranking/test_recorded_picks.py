@@ -50,14 +50,19 @@ def _profile(row: dict[str, Any]) -> Profile:
 WEIGHTS_OF_THEN = {"semantic": 0.5, "taste": 0.0, "with_likes": 0.0}
 
 
-@pytest.mark.parametrize("case", ["lexical", "semantic", "custom_weights"])
-def test_it_gives_the_recorded_picks(settings, real_papers, recorded, case):
+def _case(settings, real_papers, recorded, case: str) -> tuple[dict, list, dict[str, float]]:
+    """A recorded case's spec, its papers and its weights, with its semantic setting on."""
     (spec,) = [c for c in recorded["cases"] if c["name"] == case]
     settings.DIGEST_SEMANTIC = spec["semantic"]
     if spec["semantic"]:
         ranking_semantic.use_encoder(_hashed_words, name="hashed")
     papers = _papers(real_papers, recorded)
-    weights = {**WEIGHTS_OF_THEN, **(spec["weights"] or {})}
+    return spec, papers, {**WEIGHTS_OF_THEN, **(spec["weights"] or {})}
+
+
+@pytest.mark.parametrize("case", ["lexical", "semantic", "custom_weights"])
+def test_it_gives_the_recorded_picks(settings, real_papers, recorded, case):
+    spec, papers, weights = _case(settings, real_papers, recorded, case)
     ranker = Ranker(papers[:34], reference=papers[34:], weights=weights)
     profiles = [_profile(row) for row in spec["profiles"]]
     columns = ranker.rank_columns(profiles)
@@ -90,12 +95,7 @@ def test_it_gives_the_recorded_picks(settings, real_papers, recorded, case):
 def test_readers_without_likes_rank_as_before_the_taste_model(
     settings, real_papers, recorded, case
 ):
-    (spec,) = [c for c in recorded["cases"] if c["name"] == case]
-    settings.DIGEST_SEMANTIC = spec["semantic"]
-    if spec["semantic"]:
-        ranking_semantic.use_encoder(_hashed_words, name="hashed")
-    papers = _papers(real_papers, recorded)
-    weights = {**WEIGHTS_OF_THEN, **(spec["weights"] or {})}
+    spec, papers, weights = _case(settings, real_papers, recorded, case)
     rows = [(i, row) for i, row in enumerate(spec["profiles"]) if not row["liked"]]
     assert rows  # the recorded cases have such readers
     # Ranked with readers who have likes (so the taste signal is on in the call).

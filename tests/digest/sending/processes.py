@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.db import connection
@@ -49,3 +51,13 @@ def smtp_env(db: Database, port: int, **extra: str) -> dict[str, str]:
         "SECRET_KEY": "worker-test-secret-key-0123456789-abcdefghijklmnop",
         **extra,
     }
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, poll: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return bool(predicate())

@@ -28,7 +28,7 @@ from digest.models import Delivery, DigestRun
 from digest.sending import marks
 from digest.sending.sweeper import HANDED_OVER_NOTE, LOST_NOTE
 from tests.digest.sending import smtp_sink
-from tests.digest.sending.processes import Database, smtp_env
+from tests.digest.sending.processes import Database, smtp_env, wait_until
 
 ROOT = Path(django_settings.BASE_DIR)
 # A database error while recording the hand-over (the column does not exist).
@@ -97,15 +97,6 @@ def _send_in_a_process(db: Database, port: int, ids: list[int], patch: str) -> s
     )  # fmt: skip
 
 
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     ("hold", "patch", "copies", "swept_as"),
@@ -142,9 +133,9 @@ def test_a_worker_killed_after_its_message_left_is_not_sent_again(
                 return Delivery.objects.filter(pk=pk, status="sending", **fields).exists()
 
             if hold == "DATA" and not patch:  # the record is there before the reply
-                assert _wait(lambda: recorded(sent_at__isnull=False), timeout=10)
+                assert wait_until(lambda: recorded(sent_at__isnull=False), timeout=10)
             else:
-                assert _wait(recorded, timeout=10)  # the claim is
+                assert wait_until(recorded, timeout=10)  # the claim is
                 time.sleep(0.5)  # ...and whatever the worker would write next
                 assert recorded(sent_at=None)
         finally:

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from email import message_from_bytes
 from pathlib import Path
@@ -25,7 +24,7 @@ from django.conf import settings
 from digest import editions
 from digest.models import Delivery, DigestRun
 from tests.digest.sending import smtp_sink
-from tests.digest.sending.processes import Database, smtp_env
+from tests.digest.sending.processes import Database, smtp_env, wait_until
 
 # Celery lets CELERY_BROKER_URL in the environment win over Celery(broker=...), so the
 # producer here and the worker must both use the environment's broker when it is set.
@@ -79,15 +78,6 @@ def _start_worker(env: dict[str, str], name: str) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
 def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_the_message_in_flight(
     transactional_db, subscriber_factory, papers, day, smtp, tmp_path
 ):
@@ -107,7 +97,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_the_message_i
 
     first = _start_worker(_env(db, port, rate=60), "first")
     try:
-        assert _wait(lambda: len(recorder.messages) >= SUBSCRIBERS // 3, timeout=40)
+        assert wait_until(lambda: len(recorder.messages) >= SUBSCRIBERS // 3, timeout=40, poll=0.1)
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
@@ -126,13 +116,15 @@ def test_a_worker_killed_mid_run_loses_nothing_and_repeats_at_most_the_message_i
     second = _start_worker(_env(db, port, rate=0), "second")
     try:
         everyone = {s.email for s in subscribers}
-        assert _wait(lambda: {r for r, _ in recorder.messages} >= everyone, timeout=60)
+        assert wait_until(
+            lambda: {r for r, _ in recorder.messages} >= everyone, timeout=60, poll=0.1
+        )
 
         def finished() -> bool:
             db.pull()
             return DigestRun.objects.get(pk=run.pk).status == DigestRun.Status.DONE
 
-        assert _wait(finished, timeout=20)
+        assert wait_until(finished, timeout=20, poll=0.1)
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(20)
