@@ -1,4 +1,5 @@
-"""Process-level knobs of the ranker: reading Django settings, and pausing the cyclic GC.
+"""Process-level knobs of the ranker: reading Django settings, pausing the cyclic GC, and
+keeping BLAS to one thread while it ranks.
 
 Kept apart so that every module of the package (semantic.py included) can read a
 setting without importing the ranker, and works without configured settings.
@@ -6,9 +7,12 @@ setting without importing the ranker, and works without configured settings.
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from threadpoolctl import ThreadpoolController
 
 
 def setting(name: str, default: object) -> object:
@@ -28,3 +32,20 @@ def no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextmanager
+def single_blas() -> Iterator[None]:
+    """BLAS on one thread for the block: the ranker already scores its chunks in threads
+    of its own, and BLAS threads on top of them only fight for the same cores. OpenBLAS's
+    idle threads also spin-wait, which cost 1.46x of the CPU of single-threaded BLAS at
+    100,000 readers (docs/benchmarks.md, "BLAS threads")."""
+    with _blas().limit(limits=1, user_api="blas"):
+        yield
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    # Finding the loaded BLAS libraries takes milliseconds: once per process. numpy's and
+    # scipy's are loaded by then (the ranker's modules import both).
+    return ThreadpoolController()

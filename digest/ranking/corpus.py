@@ -64,8 +64,9 @@ class Day:
         self.authors = PaperNames([c.authors for c in papers], author_key)
         self.phrases = PhraseIndex(corpus)
         # What a signal prepares once per day for all calls (e.g. the paper embeddings'
-        # tables), by the signal's own key; filled on first use.
-        self.prepared: dict[tuple[str, str], object] = {}
+        # tables, the taste model's term table), by the signal's own key; filled on
+        # first use.
+        self.prepared: dict[str | tuple[str, str], object] = {}
 
 
 class PaperNames:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from digest.ranking.conf import no_gc
+from digest.ranking.conf import no_gc, single_blas
 from digest.ranking.corpus import Day
 from digest.ranking.profiles import Chunk, ProfileArrays
 from digest.ranking.reasons import ReasonCodes, ReasonPart
@@ -55,7 +55,7 @@ class Ranker:
         """The same picks as ``rank``, as flat arrays (no per-pick Python objects)."""
         if self._day is None or not profiles:
             return RankedColumns.empty(len(profiles))
-        with no_gc():
+        with no_gc(), single_blas():
             return _rank(self._day, profiles, self.weights)
 
 

@@ -246,23 +246,19 @@ def _scaled(cosine: np.ndarray) -> np.ndarray:
 
 
 def _bind_taste(profiles: ProfileArrays, weight: float) -> Score | None:
-    # It reads the paper embeddings, so it is on with the embedding signal; and only
-    # when someone in the call has a like (the others get 0 from it anyway).
-    if not weight or not setting("DIGEST_SEMANTIC", True):
+    # Only when someone in the call has a like (the others get 0 from it anyway).
+    if not weight or not (profiles.liked != profiles.pad_row).any():
         return None
-    if not (profiles.liked != profiles.pad_row).any():
-        return None
-    model = _prepared(profiles, "taste", _taste_model)
-    return None if model is None else model.scores
+    day = profiles.day
+    model = day.prepared.get("taste")
+    if not isinstance(model, ranking_taste.TasteModel):  # the day's first call with a like
+        corpus = day.corpus
+        model = day.prepared["taste"] = ranking_taste.TasteModel(corpus.terms, corpus.sim, corpus.n)
+    return model.scores
 
 
 def _paper_table(day: Day) -> ranking_semantic.PaperTable | None:
     return ranking_semantic.paper_table(day.corpus.docs, day.corpus.n)
-
-
-def _taste_model(day: Day) -> ranking_taste.TasteModel | None:
-    corpus = day.corpus
-    return ranking_taste.model_for(corpus.docs, corpus.n, corpus.terms, corpus.sim)
 
 
 T = TypeVar("T")
@@ -270,7 +266,7 @@ T = TypeVar("T")
 
 def _prepared(profiles: ProfileArrays, name: str, make: Callable[[Day], T | None]) -> T | None:
     """The day's part of an embedding signal, made once per day and model for every call
-    of a Ranker (the whitening, the papers' dot products), or None without the model."""
+    of a Ranker (the papers' vectors and dot products), or None without the model."""
     key = (name, ranking_semantic.model_name())
     day = profiles.day
     if key not in day.prepared:

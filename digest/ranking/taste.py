@@ -1,64 +1,49 @@
-"""The taste model: each reader's own linear model of what they like, learned from their
-likes (positives) and dislikes (negatives) over the paper embeddings (semantic.py).
+"""The taste model: each reader's own model of what they like, learned from their likes
+(positives) and dislikes (negatives) over the papers' tf-idf terms.
 
-The model is Fisher's linear discriminant with the day's papers as the background
-class: a reader's weight vector is
+A reader's model is one weight per term: the mean tf-idf of the term over the papers
+they liked, cubed, for the terms that at least SHARED of those papers have (all of them
+when they liked fewer), leaving out terms lighter than MIN_WEIGHT of their heaviest. A
+paper's score is its tf-idf against those weights. The cube and the sharing make what
+the liked papers have in common count far more than a term of one of them: the plain
+centroid of the liked papers (the ``liked`` signal) cannot tell a paper on the topic
+they share from one that repeats a single paper's side subject. Each disliked paper
+pulls the model away: the tf-idf centroid of the disliked papers is subtracted
+(DISLIKE_SHARE), cheaper than the term weights and as good for the one or two dislikes
+readers have. The score is standardised per reader over today's papers and mapped to
+[0, 1] between Z_FLOOR and Z_FULL standard deviations above that reader's mean.
 
-    w = A (mean(liked) - mu) - DISLIKE_SHARE * A (mean(disliked) - mu),
-    A = (Sigma + SHRINK * mean variance * I)^-1
+It is fitted for every reader of a chunk at once, with two products (which papers each
+reader liked x the papers' terms; the weights x today's papers' terms) and array
+arithmetic in between: no Python loop per reader. Refitting a reader whose feedback
+changed costs nothing beyond ranking them, so every reader is fitted afresh each day
+from their current feedback. Readers with no like get 0 (and the signal is not computed
+when no reader of the call has one), so they rank exactly as without it.
 
-where mu and Sigma are the mean and covariance of the embeddings of the day's papers
-(today's candidates and the liked/disliked reference papers). Whitening by Sigma is
-what the plain centroid of the liked papers lacks: directions every ML paper varies
-along (and the direction of "an ML paper" itself) count less, the directions that set
-the reader's papers apart count more. On the liked-only benchmark it adds to the tf-idf
-centroid where the centroid of the embeddings alone does not (docs/benchmarks.md).
-
-It is fitted for every reader at once without materialising w: the score of a paper
-is linear in the liked papers, so with U = (E - mu) A the whitened papers (computed
-once per day) and T = U P^T their scores against today's papers P, a reader's scores
-are the mean of the rows T[liked] minus DISLIKE_SHARE times the mean of T[disliked]:
-a gather and a sum, the cost of the ``liked`` signal. Refitting a reader whose
-feedback changed costs nothing more than ranking them; readers with no like get 0
-(and the signal is not computed at all when no reader of the call has a like), so
-they rank exactly as without it.
-
-That is the model's embedding half. Its other half is the tf-idf centroid of the same
-papers (the rows of Corpus.sim, what the ``liked`` signal reads): each half is
-standardised per reader over today's papers and they are added (DENSE_SHARE for the
-embedding half), which did better on the benchmarks than either alone. The sum is
-standardised again and mapped to [0, 1] between Z_FLOOR and Z_FULL standard deviations
-above that reader's mean.
+Tried and dropped (docs/benchmarks.md): an embedding half, Fisher's linear discriminant
+over the paper embeddings with the day's papers as the background class, added to the
+term model at 0.3. On the dev seeds it did not help (liked papers only 1.56x the SVM
+without it against 1.52x with it; interests + likes 1.13x either way) and it cost a
+gather and a standardisation per reader. The model needs no embedding model at all.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
-from digest.ranking import semantic as ranking_semantic
-
 if TYPE_CHECKING:
     from digest.ranking.profiles import Chunk
-    from digest.ranking.types import Candidate
 
 log = logging.getLogger(__name__)
 
-# Shrinkage of the covariance towards its mean variance: the day has a few hundred
-# papers for 256 dimensions, so Sigma alone is singular. Tuned on the dev seeds.
-SHRINK = 10.0
-# The embedding half's share against the tf-idf half (1.0).
-DENSE_SHARE = 0.3
 # How much a disliked paper pulls the model away, against a liked one pulling it close.
 DISLIKE_SHARE = 0.5
-# The term weights: the cube of the mean tf-idf over the reader's papers, counted for
-# the terms that at least SHARED of their papers have. Both make the terms the liked
-# papers have in common count far more than a term of one of them (the plain centroid,
-# power 1 and SHARED 1, is what the ``liked`` signal reads). Tuned on the dev seeds
+# The term weights count the terms that at least SHARED of the reader's liked papers
+# have. With the cube (the power of the mean tf-idf), tuned on the dev seeds
 # (docs/benchmarks.md: powers 1-4, SHARED 1-3).
 SHARED = 2
 # Terms on fewer than this share of the day's documents are left out of the weights,
@@ -72,25 +57,15 @@ Z_FULL = 3.0
 
 
 class TasteModel:
-    """The day's part of every reader's model: the whitened embeddings' scores against
-    today's papers (a (documents + pad) x today table) and the documents' tf-idf."""
+    """The day's part of every reader's model: the documents' tf-idf over the terms that
+    can score one of today's papers, and the documents' cosines with today's papers."""
 
-    def __init__(
-        self,
-        vectors: np.ndarray,
-        terms: sparse.csr_matrix,
-        lexical: np.ndarray,
-        n_candidates: int,
-    ) -> None:
-        """``vectors``: one embedding per corpus document (today's papers first);
-        ``terms``: the corpus' tf-idf over its shared terms, one row per document;
-        ``lexical``: their cosines with today's papers, with a pad row (Corpus.sim)."""
+    def __init__(self, terms: sparse.csr_matrix, lexical: np.ndarray, n_candidates: int) -> None:
+        """``terms``: the corpus' tf-idf over its shared terms, one row per document
+        (today's papers first); ``lexical``: their cosines with today's papers, with a
+        pad row that padded "no paper" slots point at (Corpus.sim)."""
         self.lexical = lexical
-        self.pad_row = len(vectors)
-        whitened = _whitened(vectors.astype(np.float64))
-        scores = (whitened @ vectors[:n_candidates].T.astype(np.float64)).astype(np.float32)
-        # One all-zero row that padded "no paper" slots point at.
-        self.dense = np.vstack([scores, np.zeros((1, n_candidates), np.float32)])
+        self.pad_row = terms.shape[0]
         # Only the terms of today's papers can score one, and those of MIN_DF of the
         # papers or more weigh enough: the others are dropped (a faster model, as good).
         terms = terms.astype(np.float32).tocsc()
@@ -98,24 +73,21 @@ class TasteModel:
         common = np.diff(terms.indptr) >= MIN_DF * terms.shape[0]
         terms = terms[:, np.flatnonzero(on_today & common)].tocsr()
         self.today = terms[:n_candidates].T.toarray()
-        # Each term as tf-idf + 1j (see _consensus).
-        self.terms = sparse.csr_matrix(
-            (terms.data + np.complex64(1j), terms.indices, terms.indptr), shape=terms.shape
-        )
+        # Each document's tf-idf beside whether it has the term (1.0 or 0.0), as one dense
+        # table: a few hundred terms, of which a reader's liked papers cover many, so
+        # dense arithmetic beats sparse here (docs/benchmarks.md, "taste term weights").
+        tfidf = terms.toarray()
+        self.n_terms = tfidf.shape[1]
+        self.term_table = np.hstack([tfidf, (tfidf > 0).astype(np.float32)])
 
     def scores(self, chunk: Chunk) -> np.ndarray:
         liked, disliked = _consistent(chunk.liked, chunk.disliked, self.pad_row)
         n_liked = (liked != self.pad_row).sum(axis=1)
         raw = _standardised(self._consensus(liked, n_liked))
-        raw += np.float32(DENSE_SHARE) * _standardised(_mean(self.dense, liked, n_liked))
         n_disliked = (disliked != self.pad_row).sum(axis=1)
         some = np.flatnonzero(n_disliked)
         if some.size:
-            # A dislike or two: the plain centroids (tf-idf and whitened embeddings) of
-            # the disliked papers, cheaper than the term weights and as good for one.
-            docs, count = disliked[some], n_disliked[some]
-            against = _standardised(_mean(self.lexical, docs, count))
-            against += np.float32(DENSE_SHARE) * _standardised(_mean(self.dense, docs, count))
+            against = _standardised(_mean(self.lexical, disliked[some], n_disliked[some]))
             raw[some] -= np.float32(DISLIKE_SHARE) * against
         out = _standard_scaled(raw)
         out[n_liked == 0] = 0.0  # no like, no model: rank exactly as without it
@@ -124,41 +96,27 @@ class TasteModel:
     def _consensus(self, docs: np.ndarray, count: np.ndarray) -> np.ndarray:
         """Each paper's tf-idf against the reader's term weights: the mean tf-idf of each
         term over their papers to the power 3, for the terms in at least SHARED of them
-        (all of them when they have fewer). Two sparse products for the chunk."""
-        rows = np.repeat(np.arange(len(docs)), docs.shape[1])
-        cols = docs.ravel()
-        keep = cols != self.pad_row
-        ones = np.ones(int(keep.sum()), np.complex64)
-        shape = (len(docs), self.pad_row)
-        which = sparse.csr_matrix((ones, (rows[keep], cols[keep])), shape=shape)
-        # One product gives both: the real part sums the tf-idf, the imaginary part
-        # counts the papers that have the term.
-        both = which @ self.terms
-        owner = np.repeat(np.arange(len(docs)), np.diff(both.indptr))
-        kept = both.data.imag >= np.minimum(count, SHARED)[owner] - 0.5
-        owner, indices = owner[kept], both.indices[kept]
-        mean = both.data.real[kept] / np.maximum(count, 1).astype(np.float32)[owner]
-        weight = mean * mean * mean
-        # Terms far lighter than the reader's heaviest add little: dropped (faster).
-        kept = np.ones(weight.size, bool)
-        if weight.size:
-            starts = np.minimum(np.searchsorted(owner, np.arange(len(docs))), weight.size - 1)
-            heaviest = np.maximum.reduceat(weight, starts)  # right for every row with terms
-            kept = weight >= np.float32(MIN_WEIGHT) * heaviest[owner]
-        owner = owner[kept]
-        indptr = np.searchsorted(owner, np.arange(len(docs) + 1))
-        weights = sparse.csr_matrix((weight[kept], indices[kept], indptr), shape=both.shape)
-        return np.asarray(weights @ self.today, np.float32)
-
-
-def model_for(
-    docs: Sequence[Candidate], n_candidates: int, terms: sparse.csr_matrix, lexical: np.ndarray
-) -> TasteModel | None:
-    """The day's taste model, or None when the papers cannot be embedded (no encoder)."""
-    vectors = ranking_semantic.paper_vectors(docs)
-    if vectors is None or vectors.shape[0] == 0:
-        return None
-    return TasteModel(vectors, terms, lexical, n_candidates)
+        (all of them when they have fewer). Up to a positive factor per reader (1/count
+        cubed), which the standardisation after it removes: the sums are cubed instead."""
+        if self.n_terms == 0:  # a day too small for a term on MIN_DF of its papers
+            return np.zeros((len(docs), self.today.shape[1]), np.float32)
+        keep = docs != self.pad_row
+        indptr = np.zeros(len(docs) + 1, np.int64)
+        np.cumsum(keep.sum(axis=1), out=indptr[1:])
+        ones = np.ones(int(indptr[-1]), np.float32)
+        which = sparse.csr_matrix((ones, docs[keep], indptr), shape=(len(docs), self.pad_row))
+        # One product gives both halves: the sum of each term's tf-idf over the reader's
+        # papers, and how many of their papers have it.
+        both = which @ self.term_table
+        total, having = both[:, : self.n_terms], both[:, self.n_terms :]
+        weight = total * total
+        weight *= total
+        weight *= having >= (np.minimum(count, SHARED) - 0.5).astype(np.float32)[:, None]
+        # Terms far lighter than the reader's heaviest add little: dropped.
+        lightest = weight.max(axis=1, keepdims=True)
+        lightest *= np.float32(MIN_WEIGHT)
+        weight *= weight >= lightest
+        return np.asarray(weight @ self.today, np.float32)
 
 
 def _mean(table: np.ndarray, docs: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -169,27 +127,19 @@ def _mean(table: np.ndarray, docs: np.ndarray, count: np.ndarray) -> np.ndarray:
     return total
 
 
-def _whitened(vectors: np.ndarray) -> np.ndarray:
-    """(E - mu) A: each paper in the space where the day's papers have unit covariance
-    (shrunk towards the identity)."""
-    centred = vectors - vectors.mean(axis=0)
-    dim = vectors.shape[1]
-    cov = centred.T @ centred / max(len(vectors), 1)
-    shrink = SHRINK * max(float(np.trace(cov)) / dim, 1e-6)
-    whitened: np.ndarray = np.linalg.solve(cov + shrink * np.eye(dim), centred.T).T
-    return whitened
-
-
 def _consistent(liked: np.ndarray, disliked: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
     """Drop a paper that a reader both liked and disliked from both sides: contradictory
     feedback says nothing about their taste (the paper is still never picked)."""
-    both = (liked[:, :, None] == disliked[:, None, :]) & (liked[:, :, None] != pad)
+    rows = np.flatnonzero((disliked != pad).any(axis=1))  # only readers with a dislike
+    mine, theirs = liked[rows], disliked[rows]
+    both = (mine[:, :, None] == theirs[:, None, :]) & (mine[:, :, None] != pad)
     if not both.any():
         return liked, disliked
     readers = int(both.any(axis=(1, 2)).sum())
     log.info("taste model: %d reader(s) liked and disliked the same paper; ignored", readers)
-    liked = np.where(both.any(axis=2), pad, liked)
-    disliked = np.where(both.any(axis=1), pad, disliked)
+    liked, disliked = liked.copy(), disliked.copy()
+    liked[rows] = np.where(both.any(axis=2), pad, mine)
+    disliked[rows] = np.where(both.any(axis=1), pad, theirs)
     return liked, disliked
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from digest.ranking import Profile, Ranker, rank_for_all
 from digest.ranking import semantic as ranking_semantic
-from digest.ranking import taste as ranking_taste
 from tests.digest.ranking.conftest import paper
 from tests.digest.ranking.test_semantic import FakeEncoder
 
@@ -62,16 +61,24 @@ def test_it_ranks_papers_like_the_liked_ones_first():
     assert {p.arxiv_id for p in picks} == {"car2", "car3"}
 
 
-def test_its_reason_is_said_where_no_liked_paper_is_named(monkeypatch):
-    # The liked paper shares no word with car1 or car2: only the embedding half can
-    # tell (made to weigh most here, so that its values pass the reason's threshold).
-    monkeypatch.setattr(ranking_taste, "DENSE_SHARE", 10.0)
-    liked = paper("old-car", "Automobile", "Automobile.")
-    profile = Profile(key=1, liked=("old-car",), k=4)
-    others = [paper(f"x{i}", f"Topic {w}", f"All about {w}.") for i, w in enumerate(FILLER)]
-    (picks,) = rank_for_all([*DAY, *others], [profile], reference=[liked], weights=ONLY_TASTE)
+def test_its_reason_is_said_where_no_liked_paper_is_named():
+    # The liked papers share one word, "glacier", and each has a dozen words of its own
+    # (each also in one unliked paper, so that they count in the similarities). Today's
+    # glacier papers share only that word with them: no liked paper is close enough to
+    # be named, but the word the liked papers share is the model's heaviest term.
+    def words(prefix: str) -> str:
+        return " ".join(f"{prefix}{chr(97 + i)}" for i in range(12))
+
+    liked = [paper(f"old{i}", "Glacier", f"Glacier {words(f'liked{i}x')}.") for i in range(3)]
+    decoys = [paper(f"decoy{i}", "Decoy", f"{words(f'liked{i}x')}.") for i in range(3)]
+    glaciers = [paper(f"ice{i}", "Glacier", f"Glacier {words(f'today{i}x')}.") for i in range(2)]
+    others = [paper(f"x{i}", w, f"{words(f'today{i % 2}x')} {w}.") for i, w in enumerate(FILLER)]
+    profile = Profile(key=1, liked=tuple(p.arxiv_id for p in liked), k=2)
+    (picks,) = rank_for_all(
+        [*glaciers, *others], [profile], reference=[*liked, *decoys], weights=ONLY_TASTE
+    )
     reasons = {p.arxiv_id: p.reason for p in picks}
-    assert reasons["car1"] == reasons["car2"] == "in line with the papers you liked"
+    assert reasons == dict.fromkeys(["ice0", "ice1"], "in line with the papers you liked")
 
 
 def test_a_dislike_pulls_the_model_away():
@@ -131,19 +138,14 @@ def test_liked_reference_papers_count_like_todays():
     assert all(p.arxiv_id.startswith("car") for p in picks)
 
 
-def test_the_whitening_discounts_what_every_paper_shares():
-    # Every paper leans on dimension 0; the reader's liked papers differ in dimension 1.
-    vectors = np.array([[1.0, 0.1], [1.0, 0.3], [1.0, -0.2], [0.9, 0.2]], np.float32)
-    whitened = ranking_taste._whitened(vectors.astype(np.float64))
-    assert np.allclose(whitened.mean(axis=0), 0.0)
-    assert abs(whitened[:, 1]).max() > abs(whitened[:, 0]).max()
-
-
-def test_it_is_off_without_an_encoder(settings, monkeypatch, caplog):
+def test_it_needs_no_embedding_model(settings, monkeypatch):
     ranking_semantic.use_encoder(None)
     monkeypatch.setattr(ranking_semantic, "_load_wordllama", lambda: None)
-    profile = Profile(key=1, liked=("car0",), k=3)
-    assert rank_for_all(DAY, [profile]) == rank_for_all(DAY, [profile], weights={"taste": 0.0})
+    settings.DIGEST_SEMANTIC = False
+    profile = Profile(key=1, liked=("car0", "car1"), k=2)
+    (picks,) = rank_for_all(DAY, [profile], weights=ONLY_TASTE)
+    assert {p.arxiv_id for p in picks} == {"car2", "car3"}
+    assert rank_for_all(DAY, [profile]) != rank_for_all(DAY, [profile], weights={"taste": 0.0})
 
 
 def test_the_terms_the_liked_papers_share_weigh_far_more_than_one_papers():
@@ -174,3 +176,11 @@ def test_readers_with_likes_get_their_own_weights_and_the_others_keep_theirs(day
     got = {p.arxiv_id: p.score for p in ranker.rank([liker])[0]}
     before = {p.arxiv_id: p.score for p in same.rank([liker])[0]}
     assert got != before
+
+
+def test_a_day_with_no_common_term_gives_no_taste():
+    # Two papers with no word in common: no term is on MIN_DF of the papers.
+    day = [paper("a", "Glaciers", "Ice."), paper("b", "Violins", "Strings.")]
+    profile = Profile(key=1, liked=("a",), k=2)
+    (picks,) = rank_for_all(day, [profile], weights=ONLY_TASTE)
+    assert [(p.arxiv_id, p.score) for p in picks] == [("b", 0.0)]  # a is liked: not picked
