@@ -156,6 +156,16 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", default=3 * 3600)
     }
+
+
+def broker_transport(url: str) -> str | None:
+    """kombu's Redis transport with one client per channel (config/broker.py) for
+    redis:// brokers; None (the URL's scheme decides) for the others. Not for rediss://:
+    kombu chooses its TLS defaults by the transport's name."""
+    return "config.broker:Transport" if url.startswith("redis://") else None
+
+
+CELERY_BROKER_TRANSPORT = broker_transport(CELERY_BROKER_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True

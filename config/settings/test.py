@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, env
+from .base import SECRET_KEY, broker_transport, env
 from .env import env_bool, env_int
 
 SECRET_KEY = SECRET_KEY or "test-only-secret-key-not-for-production-0123456789"
@@ -14,6 +14,7 @@ ALLOWED_HOSTS = ["*"]
 # Tasks run inline unless a test starts a real worker (tests/conftest.py celery_worker).
 # Tests that start a real worker use the real Redis broker (CI sets CELERY_BROKER_URL).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/1")
+CELERY_BROKER_TRANSPORT = broker_transport(CELERY_BROKER_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 STORAGES = {
