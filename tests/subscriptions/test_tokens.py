@@ -153,3 +153,19 @@ def test_it_shows_the_same_page_for_a_deleted_subscriber_as_for_garbage(subscrib
     garbage = client.get(reverse("subscriptions:manage", args=["garbage"]))
     _assert_bad_link(deleted)
     assert deleted.content == garbage.content
+
+
+def test_reading_a_token_gives_the_subscriber_as_the_orm_reads_them(subscriber_factory):
+    sub = subscriber_factory(email="raw@example.com", interests="agents")
+    token = tokens.make_token(sub, Purpose.MANAGE)
+    got = tokens.read_token(token, Purpose.MANAGE).subscriber
+    expected = Subscriber.objects.get(pk=sub.pk)
+    fields = [f.attname for f in Subscriber._meta.concrete_fields]
+    assert [getattr(got, f) for f in fields] == [getattr(expected, f) for f in fields]
+
+
+@pytest.mark.parametrize("pk", ["", "abc", "²", "-1", "1 OR 1=1"])
+def test_a_signed_token_naming_no_subscriber_id_is_unknown(db, pk):
+    token = tokens.sign(f"{pk}.1", Purpose.MANAGE)
+    with pytest.raises(tokens.UnknownSubscriber):
+        tokens.read_token(token, Purpose.MANAGE)
