@@ -4,8 +4,7 @@ import uuid
 from typing import ClassVar
 
 from django.db import models
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Expression, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from subscriptions.models import Frequency, Subscriber
@@ -186,28 +185,6 @@ class DigestRun(models.Model):
         return f"{self.frequency} digest {self.week or self.edition_date}"
 
 
-class PicksField(models.JSONField):
-    """A JSONField stored as PostgreSQL's ``json`` (the text, checked) instead of ``jsonb``
-    (parsed into a binary form). A delivery's picks are written once, by COPY, and read
-    whole; never searched inside. Parsing a million rows of them into jsonb and printing
-    them back was PostgreSQL's largest share of planning an edition: per 10,000 rows,
-    0.77 s to insert against 1.6-1.8 s, 0.15 s to read against 0.44 s
-    (docs/benchmarks.md, "picks as json"). Other databases keep their JSON type."""
-
-    def db_type(self, connection: BaseDatabaseWrapper) -> str | None:
-        if connection.vendor == "postgresql":
-            return "json"
-        return super().db_type(connection)
-
-    def from_db_value(
-        self, value: object, expression: Expression, connection: BaseDatabaseWrapper
-    ) -> object:
-        # psycopg parses ``json`` itself (Django makes it return ``jsonb`` as text).
-        if value is None or isinstance(value, str):
-            return super().from_db_value(value, expression, connection)
-        return value
-
-
 class Delivery(models.Model):
     """One email of one edition to one subscriber; unique, so it can only go out once."""
 
@@ -244,7 +221,7 @@ class Delivery(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
     # Snapshot of what was picked: [{arxiv_id, score, reason}], best first; the papers'
     # fields as rendered are in run.papers.
-    picks = PicksField(default=list, blank=True)
+    picks = models.JSONField(default=list, blank=True)
     # Fixed before sending (Message-ID header), so a sweeper, an ESP event or the admin
     # can tell whether a message left after a worker died mid-send.
     message_id = models.CharField(max_length=255, blank=True)

@@ -166,8 +166,8 @@ class _PicksJson:
     """
 
     def __init__(self, candidates: Sequence[Candidate]) -> None:
-        # No spaces after the separators: PostgreSQL checks and stores a gigabyte of it
-        # per 1M readers (Delivery.picks is json: the text as written).
+        # No spaces after the separators: PostgreSQL parses a gigabyte of it per 1M readers
+        # (jsonb keeps no spacing either).
         self.heads = [f'{{"arxiv_id":{json.dumps(c.arxiv_id)},"score":' for c in candidates]
 
     def rows(self, keys: Sequence[int], columns: RankedColumns) -> list[tuple[int, str]]:
@@ -238,7 +238,7 @@ def _insert_skipping_conflicts(run: DigestRun, rows: list[tuple[int, str]], now:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS digest_new_delivery"
-            " (subscriber_id bigint, picks json) ON COMMIT DROP"
+            " (subscriber_id bigint, picks jsonb) ON COMMIT DROP"
         )
         with cursor.cursor.copy(
             "COPY digest_new_delivery (subscriber_id, picks) FROM STDIN"

@@ -25,9 +25,9 @@ ROWS_PER_UPDATE = 20_000
 
 _COMPACT_SQL = """
 UPDATE digest_delivery SET picks = COALESCE((
-    SELECT json_agg(json_build_object('arxiv_id', pick -> 'arxiv_id') ORDER BY n)
-    FROM json_array_elements(picks) WITH ORDINALITY AS t(pick, n)
-), '[]'::json)
+    SELECT jsonb_agg(jsonb_build_object('arxiv_id', pick -> 'arxiv_id') ORDER BY n)
+    FROM jsonb_array_elements(picks) WITH ORDINALITY AS t(pick, n)
+), '[]'::jsonb)
 WHERE run_id = %s AND id >= %s AND id < %s
 """
 

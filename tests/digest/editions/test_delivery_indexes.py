@@ -1,5 +1,4 @@
-"""The deliveries' message-id indexes hold the sent rows only, and the webhooks use them;
-the picks are json (PostgreSQL)."""
+"""The deliveries' message-id indexes hold the sent rows only, and the webhooks use them."""
 
 from __future__ import annotations
 
@@ -36,22 +35,3 @@ def test_the_webhook_lookup_by_message_id_uses_the_partial_indexes():
         cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table: force an index
     plan = lookup.explain()
     assert "delivery_esp_message_id_set" in plan and "delivery_message_id_set" in plan
-
-
-@pytest.mark.django_db
-def test_picks_are_stored_as_json_text_and_read_back_as_written(subscriber_factory):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT data_type FROM information_schema.columns"
-            " WHERE table_name = 'digest_delivery' AND column_name = 'picks'"
-        )
-        assert cursor.fetchone() == ("json",)
-    from digest.models import DigestRun
-
-    picks = [{"arxiv_id": "2607.00001", "score": 0.5, "reason": "matches 'ünïcode'"}]
-    run = DigestRun.objects.create(edition_date="2026-07-01")
-    delivery = Delivery.objects.create(run=run, subscriber=subscriber_factory(), picks=picks)
-    assert Delivery.objects.get(pk=delivery.pk).picks == picks
-    assert list(Delivery.objects.values_list("picks", flat=True)) == [picks]
-    Delivery.objects.filter(pk=delivery.pk).update(picks=[])
-    assert Delivery.objects.get(pk=delivery.pk).picks == []
