@@ -81,7 +81,12 @@ class TasteModel:
         self.term_table = np.hstack([tfidf, (tfidf > 0).astype(np.float32)])
 
     def scores(self, chunk: Chunk) -> np.ndarray:
-        liked, disliked = _consistent(chunk.liked, chunk.disliked, self.pad_row)
+        out = np.zeros((len(chunk.rows), self.today.shape[1]), np.float32)
+        # No like, no model: those readers get 0 and rank exactly as without it.
+        liking = np.flatnonzero((chunk.liked != self.pad_row).any(axis=1))
+        if not liking.size:
+            return out
+        liked, disliked = _consistent(chunk.liked[liking], chunk.disliked[liking], self.pad_row)
         n_liked = (liked != self.pad_row).sum(axis=1)
         raw = _standardised(self._consensus(liked, n_liked))
         n_disliked = (disliked != self.pad_row).sum(axis=1)
@@ -89,8 +94,9 @@ class TasteModel:
         if some.size:
             against = _standardised(_mean(self.lexical, disliked[some], n_disliked[some]))
             raw[some] -= np.float32(DISLIKE_SHARE) * against
-        out = _standard_scaled(raw)
-        out[n_liked == 0] = 0.0  # no like, no model: rank exactly as without it
+        scaled = _standard_scaled(raw)
+        scaled[n_liked == 0] = 0.0  # every like contradicted by a dislike
+        out[liking] = scaled
         return out
 
     def _consensus(self, docs: np.ndarray, count: np.ndarray) -> np.ndarray:
