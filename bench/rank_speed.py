@@ -4,8 +4,9 @@ Each size and mode runs in fresh subprocesses so its peak RSS is its own. Timed:
 per-day work (Ranker(...)) plus ranking every profile, in one of three modes:
 ``columns`` (one Ranker.rank_columns call: arrays, what the digest build uses),
 ``rank`` (one Ranker.rank call, with the Pick objects: rank_for_all) and ``batches``
-(rank_columns on batches of --batch profiles from one Ranker). Not timed: loading the
-papers and generating the synthetic profiles.
+(rank_columns on batches of --batch profiles from one Ranker; each batch's profiles are
+made just before it, so the process holds one batch, as the digest build does). Not
+timed: loading the papers and generating the synthetic profiles.
 
     .venv/bin/python bench/rank_speed.py                     # 1k, 10k, 100k; 3 runs each
     .venv/bin/python bench/rank_speed.py --sizes 1000 --runs 1 --svm 50 --modes rank
@@ -126,7 +127,10 @@ def _spawn(size: int, seed: int, args: argparse.Namespace) -> dict:
 
 def _child(size: int, n_papers: int, seed: int, data_dir: Path, args: argparse.Namespace) -> dict:
     papers, pool = world(n_papers, data_dir)
-    profiles = synthetic_profiles(size, papers, pool, random.Random(seed))
+    maker = ProfileMaker(papers, pool, random.Random(seed))
+    # batches: each batch's profiles are made just before it is ranked (not timed), as the
+    # digest build reads its readers per batch; the other modes hold every profile.
+    profiles = [] if args.mode == "batches" else maker.make(0, size)
     if args.ranker == "default":
         # The paper vectors are computed once per paper and stored (PaperEmbedding): a
         # build reads them. Embedding a day's papers is timed apart (embed_s).
@@ -144,9 +148,16 @@ def _child(size: int, n_papers: int, seed: int, data_dir: Path, args: argparse.N
     elif args.mode == "columns":
         picks = len(ranker.rank_columns(profiles).paper)
     else:
-        batches = range(0, size, args.batch)
-        picks = sum(len(ranker.rank_columns(profiles[i : i + args.batch]).paper) for i in batches)
+        picks, untimed_wall, untimed_cpu = 0, 0.0, 0.0
+        for first in range(0, size, args.batch):
+            t0, c0 = time.perf_counter(), time.process_time()
+            batch = maker.make(first, min(args.batch, size - first))
+            untimed_wall += time.perf_counter() - t0
+            untimed_cpu += time.process_time() - c0
+            picks += len(ranker.rank_columns(batch).paper)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if args.mode == "batches":
+        wall, cpu = wall - untimed_wall, cpu - untimed_cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "wall": wall,
@@ -188,30 +199,45 @@ def synthetic_profiles(
     size: int, papers: list[Candidate], pool: list[Candidate], rng: random.Random
 ) -> list[Profile]:
     """Realistic profiles: 3-10 phrases, 0-20 liked papers, a few dislikes and follows."""
-    phrases = sorted({k.lower() for c in pool for k in c.ai_keywords})
-    # Popular topics are chosen far more often than rare ones (Zipf-like).
-    phrase_weights = [1 / (i + 1) ** 0.7 for i in range(len(phrases))]
-    rng.shuffle(phrases)
-    ids = [c.arxiv_id for c in pool]
-    today = [c.arxiv_id for c in papers]
-    authors = sorted({a for c in pool for a in c.authors})
-    profiles = []
-    for key in range(size):
-        follows = rng.sample(authors, rng.randint(1, 3)) if rng.random() < 0.05 else []
-        sent = rng.sample(today, rng.randint(0, 30)) if rng.random() < 0.2 else []
-        profiles.append(
-            Profile(
-                key=key,
-                interests=tuple(set(rng.choices(phrases, phrase_weights, k=rng.randint(3, 10)))),
-                categories=tuple(rng.sample(CATEGORIES, rng.randint(0, 3))),
-                liked=tuple(rng.sample(ids, rng.randint(0, 20))),
-                disliked=tuple(rng.sample(ids, rng.choice([0, 0, 0, 1, 2, 3]))),
-                authors=tuple(follows),
-                exclude=frozenset(sent),
-                k=rng.choices([5, 10, 20], [0.2, 0.6, 0.2])[0],
+    return ProfileMaker(papers, pool, rng).make(0, size)
+
+
+class ProfileMaker:
+    """synthetic_profiles in pieces: make(0, n) then make(n, m) gives the profiles that
+    one make(0, n + m) gives (the same random draws in the same order)."""
+
+    def __init__(self, papers: list[Candidate], pool: list[Candidate], rng: random.Random) -> None:
+        self.rng = rng
+        phrases = sorted({k.lower() for c in pool for k in c.ai_keywords})
+        # Popular topics are chosen far more often than rare ones (Zipf-like).
+        self.phrase_weights = [1 / (i + 1) ** 0.7 for i in range(len(phrases))]
+        rng.shuffle(phrases)
+        self.phrases = phrases
+        self.ids = [c.arxiv_id for c in pool]
+        self.today = [c.arxiv_id for c in papers]
+        self.authors = sorted({a for c in pool for a in c.authors})
+
+    def make(self, start: int, count: int) -> list[Profile]:
+        rng, phrases, ids = self.rng, self.phrases, self.ids
+        profiles = []
+        for key in range(start, start + count):
+            follows = rng.sample(self.authors, rng.randint(1, 3)) if rng.random() < 0.05 else []
+            sent = rng.sample(self.today, rng.randint(0, 30)) if rng.random() < 0.2 else []
+            profiles.append(
+                Profile(
+                    key=key,
+                    interests=tuple(
+                        set(rng.choices(phrases, self.phrase_weights, k=rng.randint(3, 10)))
+                    ),
+                    categories=tuple(rng.sample(CATEGORIES, rng.randint(0, 3))),
+                    liked=tuple(rng.sample(ids, rng.randint(0, 20))),
+                    disliked=tuple(rng.sample(ids, rng.choice([0, 0, 0, 1, 2, 3]))),
+                    authors=tuple(follows),
+                    exclude=frozenset(sent),
+                    k=rng.choices([5, 10, 20], [0.2, 0.6, 0.2])[0],
+                )
             )
-        )
-    return profiles
+        return profiles
 
 
 def _rss_now_mb() -> float:
