@@ -16,9 +16,10 @@ readers have. The score is standardised per reader over today's papers and mappe
 It is fitted for every reader of a chunk at once, with two products (which papers each
 reader liked x the papers' terms; the weights x today's papers' terms) and array
 arithmetic in between: no Python loop per reader. The fit itself (the term weights) costs
-about 2.3 microseconds per reader (9.5 ms per chunk of 4,096 readers, one thread), less
-than reading a stored model back per reader would, so every reader is fitted afresh
-each day from their current feedback instead of keeping models across days. Readers with no like get 0 (and the signal is not computed
+2.4-3.2 microseconds per reader (10-13 ms per chunk of 4,096 readers, one thread); reading
+a stored model back costs as much (2.5-2.8 microseconds per reader from Redis, before
+mapping its terms onto the day's), so every reader is fitted afresh each day from their
+current feedback instead of keeping models across days (docs/benchmarks.md). Readers with no like get 0 (and the signal is not computed
 when no reader of the call has one), so they rank exactly as without it.
 
 Tried and dropped (docs/benchmarks.md): an embedding half, Fisher's linear discriminant
