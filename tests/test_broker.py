@@ -39,3 +39,28 @@ def test_messages_published_on_the_real_broker_share_one_client_and_arrive():
     assert bodies == [{"n": 0}, {"n": 1}, {"n": 2}]
     # Nothing else left on the broker for that queue.
     assert redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(queue.name) == 0
+
+
+def test_a_publish_after_redis_dropped_the_connection_still_arrives():
+    from subscriptions.tasks import send_account_email
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    db = broker.connection_pool.connection_kwargs.get("db", 0)
+    app.conf.task_always_eager = False
+    try:
+        broker.delete("celery")
+        send_account_email.apply_async(kwargs={"kind": "confirm", "subscriber_id": 0})
+        # Redis drops every connection of the broker's database but this one (a restart,
+        # an idle timeout): the shared client's next command must reconnect.
+        me = broker.client_id()
+        dropped = [
+            c["id"] for c in broker.client_list() if int(c["db"]) == db and int(c["id"]) != me
+        ]
+        assert dropped
+        for client_id in dropped:
+            broker.client_kill_filter(_id=client_id)
+        send_account_email.apply_async(kwargs={"kind": "confirm", "subscriber_id": 0})
+        assert broker.llen("celery") == 2
+    finally:
+        broker.delete("celery")
+        app.conf.task_always_eager = True
