@@ -38,8 +38,9 @@ def no_gc() -> Iterator[None]:
 def single_blas() -> Iterator[None]:
     """BLAS on one thread for the block: the ranker already scores its chunks in threads
     of its own, and BLAS threads on top of them only fight for the same cores. OpenBLAS's
-    idle threads also spin-wait, which cost 1.46x of the CPU of single-threaded BLAS at
-    100,000 readers (docs/benchmarks.md, "Closing #16 and #17 on a faster machine").
+    idle threads also spin-wait: with two of them the default ranker took 8.0 s of CPU
+    for 100,000 readers, with one 4.8 s (docs/benchmarks.md, "Closing #16 and #17 on a
+    faster machine").
     The limit is process-wide: two threads ranking at once (a threads-pool worker) may
     leave BLAS on one thread or give it back early; either changes speed, not results."""
     with _blas().limit(limits=1, user_api="blas"):
