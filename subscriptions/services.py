@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -127,13 +127,7 @@ def _create_pending(
         return subscriber
     with transaction.atomic():
         _insert_with_consent(subscriber, consent)
-        for arxiv_id in liked_papers:
-            feedback_record(
-                subscriber=subscriber,
-                arxiv_id=arxiv_id,
-                kind=PaperFeedback.Kind.LIKE,
-                origin=PaperFeedback.Origin.SIGNUP,
-            )
+        _likes_record(subscriber, liked_papers, origin=PaperFeedback.Origin.SIGNUP)
     return subscriber
 
 
@@ -263,13 +257,7 @@ def subscriber_update_preferences(*, subscriber: Subscriber, **preferences: Any)
         for field, value in prefs.items():
             setattr(subscriber, field, value)
         subscriber.save(update_fields=list(prefs))
-        for arxiv_id in liked:
-            feedback_record(
-                subscriber=subscriber,
-                arxiv_id=arxiv_id,
-                kind=PaperFeedback.Kind.LIKE,
-                origin=PaperFeedback.Origin.PREFERENCES,
-            )
+        _likes_record(subscriber, liked, origin=PaperFeedback.Origin.PREFERENCES)
 
 
 def subscriber_revoke_links(*, subscriber: Subscriber) -> None:
@@ -384,6 +372,14 @@ def _consent_export(consent: ConsentRecord | None) -> dict[str, Any] | None:
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _likes_record(subscriber: Subscriber, arxiv_ids: Iterable[str], *, origin: str) -> None:
+    """The papers a reader ticked on a form (signup, preferences), as likes."""
+    for arxiv_id in arxiv_ids:
+        feedback_record(
+            subscriber=subscriber, arxiv_id=arxiv_id, kind=PaperFeedback.Kind.LIKE, origin=origin
+        )
 
 
 def feedback_record(
