@@ -66,7 +66,7 @@ class Day:
         # What a signal prepares once per day for all calls (e.g. the paper embeddings'
         # tables, the taste model's term table), by the signal's own key; filled on
         # first use.
-        self.prepared: dict[str | tuple[str, str], object] = {}
+        self.prepared: dict[tuple[str, str], object] = {}
 
 
 class PaperNames:

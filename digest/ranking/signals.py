@@ -249,24 +249,26 @@ def _bind_taste(profiles: ProfileArrays, weight: float) -> Score | None:
     # Only when someone in the call has a like (the others get 0 from it anyway).
     if not weight or not (profiles.liked != profiles.pad_row).any():
         return None
-    day = profiles.day
-    model = day.prepared.get("taste")
-    if not isinstance(model, ranking_taste.TasteModel):  # the day's first call with a like
-        corpus = day.corpus
-        model = day.prepared["taste"] = ranking_taste.TasteModel(corpus.terms, corpus.sim, corpus.n)
-    return model.scores
+    model = _prepared(profiles, "taste", _taste_model)
+    return None if model is None else model.scores
 
 
 def _paper_table(day: Day) -> ranking_semantic.PaperTable | None:
     return ranking_semantic.paper_table(day.corpus.docs, day.corpus.n)
 
 
+def _taste_model(day: Day) -> ranking_taste.TasteModel:
+    corpus = day.corpus
+    return ranking_taste.TasteModel(corpus.terms, corpus.sim, corpus.n)
+
+
 T = TypeVar("T")
 
 
 def _prepared(profiles: ProfileArrays, name: str, make: Callable[[Day], T | None]) -> T | None:
-    """The day's part of an embedding signal, made once per day and model for every call
-    of a Ranker (the papers' vectors and dot products), or None without the model."""
+    """The day's part of a signal, made once per day (and embedding model) for every call
+    of a Ranker (the papers' vectors and dot products, the taste model's term table), or
+    None when it cannot be made (no embedding model)."""
     key = (name, ranking_semantic.model_name())
     day = profiles.day
     if key not in day.prepared:
